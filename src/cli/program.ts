@@ -1,0 +1,49 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { EXIT } from './exit-codes.js';
+
+/** Every command group registers itself here (one file per group under `commands/`). */
+const REGISTRARS: ((program: Command) => void)[] = [];
+
+/**
+ * Builds the `cutover` command tree. Commander parses flags; handlers go
+ * through `runCommand`. Usage errors (unknown flag, missing argument) are
+ * reported as one line and exit code 2.
+ */
+export function buildProgram(): Command {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  const program = new Command('cutover')
+    .description(
+      'Safe, gradual and reversible production changes on PostgreSQL: migrations, backfills, verification, flag rollouts and guards in one durable plan.',
+    )
+    .version(pkg.version)
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      outputError: (message, write) =>
+        write(`error USAGE: ${message.replace(/^error: /, '').trim()} (see --help)\n`),
+    });
+  for (const register of REGISTRARS) register(program);
+  return program;
+}
+
+/** Runs the CLI on `argv` (as `process.argv`); sets `process.exitCode`. */
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      process.exitCode =
+        error.code === 'commander.helpDisplayed' ||
+        error.code === 'commander.version' ||
+        error.code === 'commander.help'
+          ? EXIT.ok
+          : EXIT.usage;
+      return;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,2 @@
+export { CutoverError, isCutoverError } from './cutover-error.js';
+export type { ErrorCategory, CutoverErrorOptions } from './cutover-error.js';

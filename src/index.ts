@@ -1,0 +1,6 @@
+/**
+ * cutover — the library API. The CLI (`cutover`), the HTTP server and the
+ * dashboard are thin layers over these functions.
+ */
+export * from './errors/index.js';
+export * from './db/index.js';
