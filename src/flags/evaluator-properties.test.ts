@@ -8,6 +8,12 @@ import {
   type Strategy,
 } from './index.js';
 
+function rolloutStrategy(name: string, p: number, groupId: string): Strategy {
+  return name === 'flexibleRollout'
+    ? { name, parameters: { rollout: String(p), stickiness: 'userId', groupId } }
+    : { name, parameters: { percentage: String(p), groupId } };
+}
+
 function rolloutEvaluator(
   groupId: string,
   strategy: 'flexibleRollout' | 'gradualRolloutUserId',
@@ -18,11 +24,7 @@ function rolloutEvaluator(
     features: percentages.map((p) => ({
       name: `p${p}`,
       enabled: true,
-      strategies: [
-        (strategy === 'flexibleRollout'
-          ? { name: strategy, parameters: { rollout: String(p), stickiness: 'userId', groupId } }
-          : { name: strategy, parameters: { percentage: String(p), groupId } }) satisfies Strategy,
-      ],
+      strategies: [rolloutStrategy(strategy, p, groupId)],
     })),
   });
 }
