@@ -12,6 +12,7 @@ export type {
   SqlScript,
   SqlStatement,
   StatementAnalysis,
+  TableLock,
   TypeScriptScript,
 } from './migration.js';
 export {
@@ -45,3 +46,9 @@ export { FlywaySource } from './sources/flyway-source.js';
 export { PrismaSource } from './sources/prisma-source.js';
 export { TypeScriptSource, importTypeScriptMigration } from './sources/typescript-source.js';
 export type { MigrationFunction, TypeScriptMigrationModule } from './sources/typescript-source.js';
+export {
+  LOCK_MODES,
+  analyzeStatement,
+  describeLockMode,
+  strongerLock,
+} from './analyze-statement.js';
