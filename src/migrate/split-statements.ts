@@ -146,9 +146,7 @@ export function nonTransactionalReason(stmt: Node): string | undefined {
   }
   if ('DropStmt' in stmt) {
     const s = stmt.DropStmt;
-    if (s.concurrent === true) return 'DROP INDEX CONCURRENTLY';
-    if (s.removeType === 'OBJECT_TABLESPACE') return 'DROP TABLESPACE';
-    return undefined;
+    return s.concurrent === true ? 'DROP INDEX CONCURRENTLY' : undefined;
   }
   if ('ReindexStmt' in stmt) {
     const s = stmt.ReindexStmt;
@@ -176,6 +174,7 @@ export function nonTransactionalReason(stmt: Node): string | undefined {
   }
   if ('AlterSystemStmt' in stmt) return 'ALTER SYSTEM';
   if ('CreateTableSpaceStmt' in stmt) return 'CREATE TABLESPACE';
+  if ('DropTableSpaceStmt' in stmt) return 'DROP TABLESPACE';
   if ('AlterTableStmt' in stmt) {
     for (const cmd of stmt.AlterTableStmt.cmds ?? []) {
       if (!('AlterTableCmd' in cmd)) continue;

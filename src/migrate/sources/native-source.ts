@@ -14,7 +14,7 @@ import {
 } from './source-support.js';
 
 /** `NNNN_name.sql`, but not golang-migrate's `.up.sql` / `.down.sql`. */
-const NATIVE_FILE = /^(\d+)_(.+)\.sql$/;
+const NATIVE_FILE = /^(\d+)_([^/]+)\.sql$/;
 const GOLANG_SUFFIX = /\.(up|down)\.sql$/;
 const MARKER = /^--\s*migrate:(up|down)(?:[ \t]+(.*))?$/;
 
