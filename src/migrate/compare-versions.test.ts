@@ -66,7 +66,7 @@ describe('compareVersions', () => {
     const layouts = fc.constantFrom<MigrationLayout>('flyway', 'native');
     fc.assert(
       fc.property(version, version, version, layouts, (a, b, c, layout) => {
-        expect(sign(compareVersions(a, b, layout))).toBe(-sign(compareVersions(b, a, layout)));
+        expect(sign(compareVersions(a, b, layout)) + sign(compareVersions(b, a, layout))).toBe(0);
         if (compareVersions(a, b, layout) <= 0 && compareVersions(b, c, layout) <= 0) {
           expect(compareVersions(a, c, layout)).toBeLessThanOrEqual(0);
         }
