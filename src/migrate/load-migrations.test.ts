@@ -151,6 +151,20 @@ describe('native (dbmate) layout', () => {
     expect(error.message).toContain(join(dir, '1_b.sql'));
   });
 
+  it('ignores a byte-order mark at the start of a file', async () => {
+    const dir = await tree({
+      '0001_bom.sql': '\ufeff-- migrate:up\nselect 1;\n',
+      '0002_bom.sql': '-- migrate:up\n-- migrate:down\n',
+    });
+    const [m] = await loadMigrations(dir);
+    expect(sql(m?.up).statements).toMatchObject([{ sql: 'select 1', line: 2, column: 1 }]);
+    const golang = await tree({ '1_a.up.sql': '\ufeffselect 1;' });
+    const [g] = await loadMigrations(golang);
+    expect(sql(g?.up).statements).toMatchObject([
+      { sql: 'select 1', offset: 1, line: 1, column: 2 },
+    ]);
+  });
+
   it('reads CRLF files with non-ASCII text', async () => {
     const dir = await tree({
       '0001_é.sql':

@@ -96,7 +96,10 @@ export function parseNativeFile(file: string, text: string): { up: SqlScript; do
     const lineStart = match.index;
     const full = match[0];
     if (full === '') break;
-    const line = full.replace(/[\r\n]+$/, '').trimEnd();
+    const line = full
+      .replace(/^\ufeff/, '')
+      .replace(/[\r\n]+$/, '')
+      .trimEnd();
     const m = MARKER.exec(line);
     if (m !== null) {
       const direction = m[1] === 'down' ? 'down' : 'up';
