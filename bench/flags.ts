@@ -18,7 +18,6 @@ import {
 
 const CONTEXTS = Number(process.env.BENCH_CONTEXTS ?? 1_000_000);
 const SEED = Number(process.env.BENCH_SEED ?? 20240601);
-const CHUNK = 250_000;
 
 /**
  * Collects garbage between timed loops (run with --expose-gc, as `npm run bench:flags` does), so
@@ -129,10 +128,11 @@ function pick<T>(list: readonly T[], r: number): T {
 }
 
 function generate(count: number, random: () => number): FlagContext[] {
-  const out: FlagContext[] = new Array<FlagContext>(count);
+  // push, not new Array(count): V8 keeps a large pre-sized array in slow (dictionary) mode.
+  const out: FlagContext[] = [];
   for (let i = 0; i < count; i++) {
     const qa = random() < 0.001;
-    out[i] = {
+    out.push({
       userId: qa
         ? `user-qa-${1 + Math.floor(random() * 2)}`
         : `user-${Math.floor(random() * 1e9).toString(36)}`,
@@ -145,7 +145,7 @@ function generate(count: number, random: () => number): FlagContext[] {
         plan: pick(PLANS, random()),
         region: pick(REGIONS, random()),
       },
-    };
+    });
   }
   return out;
 }
@@ -193,8 +193,8 @@ interface Spent {
 
 async function timed(spent: Spent, loop: () => void): Promise<void> {
   collectGarbage();
-  // Let V8's background threads finish sweeping before the clock starts.
-  await sleep(25);
+  // Let V8's background threads finish sweeping (a heap of ~1 GB) before the clock starts.
+  await sleep(250);
   const cpu = process.cpuUsage();
   const wall = process.hrtime.bigint();
   loop();
@@ -234,41 +234,64 @@ async function main(): Promise<void> {
     unleash.isEnabled(flags[2], c as UnleashContext);
   }
 
-  const random = prng(SEED);
-  const boolsA = new Uint8Array(CHUNK);
-  const boolsB = new Uint8Array(CHUNK);
-  const variantsA: VariantLike[] = new Array<VariantLike>(CHUNK);
-  const variantsB: VariantLike[] = new Array<VariantLike>(CHUNK);
-  for (let done = 0; done < CONTEXTS; done += CHUNK) {
-    const n = Math.min(CHUNK, CONTEXTS - done);
-    const contexts = generate(n, random);
-    for (const f of [0, 2] as const) {
-      const name = flags[f];
+  // The same contexts for both engines, generated once (not timed).
+  const contexts = generate(CONTEXTS, prng(SEED));
+  const n = contexts.length;
+  const bitsA = new Uint8Array(n);
+  const bitsB = new Uint8Array(n);
+  // Packed arrays (filled by push) for the variant results.
+  const packed = <T>(value: T): T[] => {
+    const out: T[] = [];
+    for (let i = 0; i < n; i++) out.push(value);
+    return out;
+  };
+  const namesA = packed('');
+  const namesB = packed('');
+  const payloadsA = packed<VariantLike['payload']>(undefined);
+  const payloadsB = packed<VariantLike['payload']>(undefined);
+  for (const f of [0, 1, 2] as const) {
+    const name = flags[f];
+    if (f === 1) {
+      // Variants: keep name, payload and flags of each result (not the result objects themselves).
       await timed(cut[f]!, () => {
-        for (let i = 0; i < n; i++) boolsA[i] = cutover.isEnabled(name, contexts[i]) ? 1 : 0;
+        for (let i = 0; i < n; i++) {
+          const v = cutover.getVariant(name, contexts[i]);
+          namesA[i] = v.name;
+          payloadsA[i] = v.payload;
+          bitsA[i] = (v.enabled ? 1 : 0) | (v.feature_enabled ? 2 : 0);
+        }
       });
       await timed(unl[f]!, () => {
         for (let i = 0; i < n; i++) {
-          boolsB[i] = unleash.isEnabled(name, contexts[i] as UnleashContext) ? 1 : 0;
+          const v = unleash.getVariant(name, contexts[i] as UnleashContext);
+          namesB[i] = v.name;
+          payloadsB[i] = v.payload;
+          bitsB[i] = (v.enabled ? 1 : 0) | (v.feature_enabled ? 2 : 0);
         }
       });
       for (let i = 0; i < n; i++) {
-        if (boolsA[i] !== boolsB[i]) mismatches[f]!++;
-        enabledCount[f]! += boolsA[i]!;
+        const same =
+          bitsA[i] === bitsB[i] &&
+          sameVariant(
+            { name: namesA[i]!, enabled: true, payload: payloadsA[i] },
+            { name: namesB[i]!, enabled: true, payload: payloadsB[i] },
+          );
+        if (!same) mismatches[f]!++;
+        enabledCount[f]! += bitsA[i]! & 1;
       }
-    }
-    const name = flags[1];
-    await timed(cut[1]!, () => {
-      for (let i = 0; i < n; i++) variantsA[i] = cutover.getVariant(name, contexts[i]);
-    });
-    await timed(unl[1]!, () => {
+    } else {
+      await timed(cut[f]!, () => {
+        for (let i = 0; i < n; i++) bitsA[i] = cutover.isEnabled(name, contexts[i]) ? 1 : 0;
+      });
+      await timed(unl[f]!, () => {
+        for (let i = 0; i < n; i++) {
+          bitsB[i] = unleash.isEnabled(name, contexts[i] as UnleashContext) ? 1 : 0;
+        }
+      });
       for (let i = 0; i < n; i++) {
-        variantsB[i] = unleash.getVariant(name, contexts[i] as UnleashContext);
+        if (bitsA[i] !== bitsB[i]) mismatches[f]!++;
+        enabledCount[f]! += bitsA[i]!;
       }
-    });
-    for (let i = 0; i < n; i++) {
-      if (!sameVariant(variantsA[i]!, variantsB[i]!)) mismatches[1]!++;
-      if (variantsA[i]!.enabled) enabledCount[1]!++;
     }
   }
   unleash.destroy();
