@@ -6,14 +6,15 @@
  * the ratio, and whether every result agreed.
  *
  * Method: the contexts are generated once (seeded PRNG) before timing; both
- * engines are warmed up on other contexts; for each flag each engine runs one
- * timed pass over all contexts (isEnabled, or getVariant for the variant
+ * engines are warmed up on other contexts; in each round, for each flag, each
+ * engine runs one timed pass over all contexts (isEnabled, or getVariant for the variant
  * flag), storing its results; garbage is collected and background sweeping
  * given time to finish before every timed pass, so neither engine pays for
  * the other's garbage. Rates are reported per CPU-second of the process and
  * per wall-clock second (on a shared machine the CPU figure is the steadier).
  *
- * Options (environment): BENCH_CONTEXTS (default 1000000), BENCH_SEED (default 20240601).
+ * Options (environment): BENCH_CONTEXTS (default 1000000), BENCH_SEED (default 20240601),
+ * BENCH_ROUNDS (default 3; each figure is the median of the rounds).
  */
 import { availableParallelism, loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -26,6 +27,7 @@ import {
 
 const CONTEXTS = Number(process.env.BENCH_CONTEXTS ?? 1_000_000);
 const SEED = Number(process.env.BENCH_SEED ?? 20240601);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 /**
  * Collects garbage between timed loops (run with --expose-gc, as `npm run bench:flags` does), so
@@ -193,10 +195,16 @@ async function startUnleash(): Promise<Unleash> {
   return unleash;
 }
 
-/** Wall-clock and CPU time spent by one engine on one flag. */
+/** Wall-clock and CPU time of one engine on one flag: one sample per round. */
 interface Spent {
-  wallNs: number;
-  cpuUs: number;
+  wallNs: number[];
+  cpuUs: number[];
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 async function timed(spent: Spent, loop: () => void): Promise<void> {
@@ -206,9 +214,9 @@ async function timed(spent: Spent, loop: () => void): Promise<void> {
   const cpu = process.cpuUsage();
   const wall = process.hrtime.bigint();
   loop();
-  spent.wallNs += Number(process.hrtime.bigint() - wall);
+  spent.wallNs.push(Number(process.hrtime.bigint() - wall));
   const used = process.cpuUsage(cpu);
-  spent.cpuUs += used.user + used.system;
+  spent.cpuUs.push(used.user + used.system);
 }
 
 function rate(evaluations: number, seconds: number): string {
@@ -222,8 +230,8 @@ async function main(): Promise<void> {
   const cutover = createEvaluator(payload);
   const unleash = await startUnleash();
   const flags = ['checkout-v2', 'new-dashboard', 'beta-reports'] as const;
-  const cut: Spent[] = flags.map(() => ({ wallNs: 0, cpuUs: 0 }));
-  const unl: Spent[] = flags.map(() => ({ wallNs: 0, cpuUs: 0 }));
+  const cut: Spent[] = flags.map(() => ({ wallNs: [], cpuUs: [] }));
+  const unl: Spent[] = flags.map(() => ({ wallNs: [], cpuUs: [] }));
   const mismatches = [0, 0, 0];
   const enabledCount = [0, 0, 0];
 
@@ -257,48 +265,50 @@ async function main(): Promise<void> {
   const namesB = packed('');
   const payloadsA = packed<VariantLike['payload']>(undefined);
   const payloadsB = packed<VariantLike['payload']>(undefined);
-  for (const f of [0, 1, 2] as const) {
-    const name = flags[f];
-    if (f === 1) {
-      // Variants: keep name, payload and flags of each result (not the result objects themselves).
-      await timed(cut[f]!, () => {
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const f of [0, 1, 2] as const) {
+      const name = flags[f];
+      if (f === 1) {
+        // Variants: keep name, payload and flags of each result (not the result objects themselves).
+        await timed(cut[f]!, () => {
+          for (let i = 0; i < n; i++) {
+            const v = cutover.getVariant(name, contexts[i]);
+            namesA[i] = v.name;
+            payloadsA[i] = v.payload;
+            bitsA[i] = (v.enabled ? 1 : 0) | (v.feature_enabled ? 2 : 0);
+          }
+        });
+        await timed(unl[f]!, () => {
+          for (let i = 0; i < n; i++) {
+            const v = unleash.getVariant(name, contexts[i] as UnleashContext);
+            namesB[i] = v.name;
+            payloadsB[i] = v.payload;
+            bitsB[i] = (v.enabled ? 1 : 0) | (v.feature_enabled ? 2 : 0);
+          }
+        });
         for (let i = 0; i < n; i++) {
-          const v = cutover.getVariant(name, contexts[i]);
-          namesA[i] = v.name;
-          payloadsA[i] = v.payload;
-          bitsA[i] = (v.enabled ? 1 : 0) | (v.feature_enabled ? 2 : 0);
+          const same =
+            bitsA[i] === bitsB[i] &&
+            sameVariant(
+              { name: namesA[i]!, enabled: true, payload: payloadsA[i] },
+              { name: namesB[i]!, enabled: true, payload: payloadsB[i] },
+            );
+          if (!same) mismatches[f]!++;
+          if (round === 0) enabledCount[f]! += bitsA[i]! & 1;
         }
-      });
-      await timed(unl[f]!, () => {
+      } else {
+        await timed(cut[f]!, () => {
+          for (let i = 0; i < n; i++) bitsA[i] = cutover.isEnabled(name, contexts[i]) ? 1 : 0;
+        });
+        await timed(unl[f]!, () => {
+          for (let i = 0; i < n; i++) {
+            bitsB[i] = unleash.isEnabled(name, contexts[i] as UnleashContext) ? 1 : 0;
+          }
+        });
         for (let i = 0; i < n; i++) {
-          const v = unleash.getVariant(name, contexts[i] as UnleashContext);
-          namesB[i] = v.name;
-          payloadsB[i] = v.payload;
-          bitsB[i] = (v.enabled ? 1 : 0) | (v.feature_enabled ? 2 : 0);
+          if (bitsA[i] !== bitsB[i]) mismatches[f]!++;
+          if (round === 0) enabledCount[f]! += bitsA[i]!;
         }
-      });
-      for (let i = 0; i < n; i++) {
-        const same =
-          bitsA[i] === bitsB[i] &&
-          sameVariant(
-            { name: namesA[i]!, enabled: true, payload: payloadsA[i] },
-            { name: namesB[i]!, enabled: true, payload: payloadsB[i] },
-          );
-        if (!same) mismatches[f]!++;
-        enabledCount[f]! += bitsA[i]! & 1;
-      }
-    } else {
-      await timed(cut[f]!, () => {
-        for (let i = 0; i < n; i++) bitsA[i] = cutover.isEnabled(name, contexts[i]) ? 1 : 0;
-      });
-      await timed(unl[f]!, () => {
-        for (let i = 0; i < n; i++) {
-          bitsB[i] = unleash.isEnabled(name, contexts[i] as UnleashContext) ? 1 : 0;
-        }
-      });
-      for (let i = 0; i < n; i++) {
-        if (bitsA[i] !== bitsB[i]) mismatches[f]!++;
-        enabledCount[f]! += bitsA[i]!;
       }
     }
   }
@@ -309,33 +319,39 @@ async function main(): Promise<void> {
     '3 variants + override (getVariant)',
     'segment of 2 constraints (isEnabled)',
   ];
-  const sum = (list: Spent[]): Spent =>
-    list.reduce((a, b) => ({ wallNs: a.wallNs + b.wallNs, cpuUs: a.cpuUs + b.cpuUs }), {
-      wallNs: 0,
-      cpuUs: 0,
-    });
-  const row = (label: string, evaluations: number, a: Spent, b: Spent, agreement: string) => [
+  /** Median seconds per round of one engine on one flag, or summed over flags. */
+  interface Seconds {
+    cpu: number;
+    wall: number;
+  }
+  const seconds = (spent: Spent): Seconds => ({
+    cpu: median(spent.cpuUs) / 1e6,
+    wall: median(spent.wallNs) / 1e9,
+  });
+  const total = (list: Spent[]): Seconds =>
+    list.map(seconds).reduce((a, b) => ({ cpu: a.cpu + b.cpu, wall: a.wall + b.wall }));
+  const row = (label: string, evaluations: number, a: Seconds, b: Seconds, agreement: string) => [
     label,
-    rate(evaluations, a.cpuUs / 1e6),
-    rate(evaluations, b.cpuUs / 1e6),
-    `${(b.cpuUs / a.cpuUs).toFixed(1)}x`,
-    rate(evaluations, a.wallNs / 1e9),
-    rate(evaluations, b.wallNs / 1e9),
-    `${(b.wallNs / a.wallNs).toFixed(1)}x`,
+    rate(evaluations, a.cpu),
+    rate(evaluations, b.cpu),
+    `${(b.cpu / a.cpu).toFixed(1)}x`,
+    rate(evaluations, a.wall),
+    rate(evaluations, b.wall),
+    `${(b.wall / a.wall).toFixed(1)}x`,
     agreement,
   ];
   const rows = flags.map((name, f) =>
     row(
       `${name}: ${kinds[f]}`,
       CONTEXTS,
-      cut[f]!,
-      unl[f]!,
+      seconds(cut[f]!),
+      seconds(unl[f]!),
       `${mismatches[f]} mismatches (${((enabledCount[f]! / CONTEXTS) * 100).toFixed(1)}% on)`,
     ),
   );
   const totalMismatches = mismatches.reduce((a, b) => a + b, 0);
   rows.push(
-    row('all three flags', CONTEXTS * 3, sum(cut), sum(unl), `${totalMismatches} mismatches`),
+    row('all three flags', CONTEXTS * 3, total(cut), total(unl), `${totalMismatches} mismatches`),
   );
   const header = [
     'flag',
@@ -356,7 +372,7 @@ async function main(): Promise<void> {
   const cpuWidth = widths[1]! + widths[2]! + widths[3]! + 4;
   const wallWidth = widths[4]! + widths[5]! + widths[6]! + 4;
   console.log(
-    `flag evaluation benchmark: ${CONTEXTS.toLocaleString('en-US')} contexts x 3 flags (seed ${SEED}), node ${process.version}, ${availableParallelism()} cores, load ${loadavg()[0]!.toFixed(1)}`,
+    `flag evaluation benchmark: ${CONTEXTS.toLocaleString('en-US')} contexts x 3 flags, median of ${ROUNDS} rounds (seed ${SEED}), node ${process.version}, ${availableParallelism()} cores, load ${loadavg()[0]!.toFixed(1)}`,
   );
   console.log('');
   console.log(
@@ -368,8 +384,8 @@ async function main(): Promise<void> {
   console.log('');
   console.log(
     totalMismatches === 0
-      ? `every result agreed (${(CONTEXTS * 3).toLocaleString('en-US')} evaluations compared)`
-      : `RESULTS DIFFER: ${totalMismatches} of ${(CONTEXTS * 3).toLocaleString('en-US')} evaluations disagree`,
+      ? `every result agreed (${(CONTEXTS * 3 * ROUNDS).toLocaleString('en-US')} evaluations compared)`
+      : `RESULTS DIFFER: ${totalMismatches} of ${(CONTEXTS * 3 * ROUNDS).toLocaleString('en-US')} evaluations disagree`,
   );
   if (totalMismatches !== 0) process.exitCode = 1;
 }
