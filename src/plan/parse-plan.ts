@@ -187,7 +187,9 @@ function interpolateValue(
     return result.value;
   }
   if (Array.isArray(value)) {
-    return value.map((item: unknown, index) => interpolateValue(item, env, [...path, index], issues));
+    return value.map((item: unknown, index) =>
+      interpolateValue(item, env, [...path, index], issues),
+    );
   }
   if (isPlainObject(value)) {
     const out: Record<string, unknown> = {};
@@ -208,7 +210,7 @@ function documentLocator(doc: Document, at: (offset: number) => Position): Locat
   ): { node: Node | undefined; keyNode: Node | undefined; complete: boolean } => {
     let current: unknown = doc.contents;
     let keyNode: Node | undefined;
-    let last: Node | undefined = (doc.contents as Node | null) ?? undefined;
+    let last: Node | undefined = doc.contents ?? undefined;
     for (const segment of path) {
       if (isAlias(current)) current = current.resolve(doc);
       if (isMap(current)) {
@@ -360,7 +362,8 @@ function checkStep(
   locator: Locator,
   issues: PlanIssue[],
 ): { kind: string; spec: unknown } | undefined {
-  const example = 'expected a step: a mapping with one key naming its kind, e.g. `migrate: { to: "0002" }`';
+  const example =
+    'expected a step: a mapping with one key naming its kind, e.g. `migrate: { to: "0002" }`';
   if (!isPlainObject(step)) {
     issues.push({ path: formatPath(path), message: example, ...locator.value(path) });
     return undefined;
@@ -432,7 +435,11 @@ function collectZodIssues(
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) {
         const keyPath = [...path, key];
-        out.push({ path: formatPath(keyPath), message: `unknown key "${key}"`, ...locator.key(keyPath) });
+        out.push({
+          path: formatPath(keyPath),
+          message: `unknown key "${key}"`,
+          ...locator.key(keyPath),
+        });
       }
       continue;
     }
@@ -540,10 +547,10 @@ function describeValue(value: unknown): string {
   if (typeof value === 'string') {
     return value.length > 40 ? `a string` : JSON.stringify(value);
   }
-  if (typeof value === 'number') {
-    return Number.isInteger(value) ? String(value) : `${value}`;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
+    return String(value);
   }
-  return String(value);
+  return typeof value;
 }
 
 // ---------------------------------------------------------------------------

@@ -118,9 +118,7 @@ export function createPlanSchema(registry: StepKindRegistry): z.ZodType {
         ? stepVariants[0]!
         : z.union(stepVariants as [z.ZodType, z.ZodType, ...z.ZodType[]]);
   return planTopLevelSchema.extend({
-    phases: z
-      .array(planPhaseSchema.extend({ steps: z.array(step).min(1) }))
-      .min(1),
+    phases: z.array(planPhaseSchema.extend({ steps: z.array(step).min(1) })).min(1),
   });
 }
 

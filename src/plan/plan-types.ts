@@ -26,13 +26,7 @@ export interface PlanMigrations {
 
 /** Run events a plan-level webhook can receive. */
 export type RunEventName =
-  | 'started'
-  | 'step_failed'
-  | 'paused'
-  | 'failed'
-  | 'rolled_back'
-  | 'finished'
-  | 'approval_needed';
+  'started' | 'step_failed' | 'paused' | 'failed' | 'rolled_back' | 'finished' | 'approval_needed';
 
 /** A plan-level webhook: receives run events as JSON POSTs with a Slack-compatible `text`. */
 export interface PlanWebhook {
