@@ -86,7 +86,7 @@ async function importPlanModule(path: string, shown: string): Promise<unknown> {
     !('phases' in value) &&
     !('name' in value)
   ) {
-    value = (value).default;
+    value = value.default;
   }
   if (value === undefined) {
     throw new CutoverError(

@@ -28,10 +28,7 @@ const backfillKind: StepKind<{ table: string; batchSize: number }, unknown> = {
   apply: () => Promise.resolve({}),
 };
 
-const registry = createStepKindRegistry([
-  ...defaultStepKinds(),
-  backfillKind,
-]);
+const registry = createStepKindRegistry([...defaultStepKinds(), backfillKind]);
 
 function issuesOf(source: string, env: Record<string, string> = {}): PlanIssue[] {
   try {

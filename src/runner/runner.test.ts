@@ -10,7 +10,6 @@ import { ensureControlSchema } from '../store/control-schema.js';
 import { ControlStore } from '../store/control-store.js';
 import { createApproveStepKind } from '../steps/approve-step.js';
 import { defaultStepKinds } from '../steps/default-step-kinds.js';
-import type { StepKind } from '../steps/step-kind.js';
 import { createStepKindRegistry } from '../steps/step-kind-registry.js';
 import { approveStep, requestStop } from './run-control.js';
 import { Runner, type RunnerOptions } from './runner.js';
