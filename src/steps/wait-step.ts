@@ -59,7 +59,7 @@ export function createWaitStepKind(): StepKind<WaitSpec, WaitOutput> {
         if (left <= 0) break;
         await ctx.clock.sleep(left, ctx.signal);
       }
-      ctx.progress({ done: spec.for, total: spec.for, unit: 'ms' });
+      ctx.progress({ done: seconds(spec.for), total: seconds(spec.for), unit: 's' });
       return { deadline: new Date(deadline).toISOString(), forMs: spec.for };
     },
   };
