@@ -21,6 +21,10 @@ interface WaitCheckpoint {
   deadline: number;
 }
 
+function seconds(ms: number): number {
+  return Math.round(ms / 1000);
+}
+
 /**
  * `wait: { for: 30m }` — waits for a duration (e.g. to watch metrics after a
  * rollout step). The deadline is persisted in the step's checkpoint when the
