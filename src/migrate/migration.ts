@@ -115,16 +115,39 @@ export interface MigrationSource {
   load(dir: string): Promise<Migration[]>;
 }
 
-/** What the dry run says about one statement (from the lock rule table). */
+/** One table lock a statement takes. */
+export interface TableLock {
+  /** The table (or index, view, sequence), schema-qualified when the statement qualifies it. */
+  table: string;
+  /** The lock mode taken on it. */
+  mode: LockMode;
+}
+
+/** What the dry run says about one statement (from the lock rule table, `analyzeStatement`). */
 export interface StatementAnalysis {
-  /** The strongest table lock the statement takes. */
+  /** What the rule matched, in words (`ALTER TABLE … ADD COLUMN email with volatile DEFAULT random()`). */
+  operation: string;
+  /**
+   * The strongest table lock the statement takes. For a statement cutover has
+   * no rule for, `ACCESS EXCLUSIVE` is assumed (and `notes` says so).
+   */
   lock: LockMode;
-  /** True when the statement rewrites the whole table (or index) while holding `lock`. */
+  /** Every table lock, strongest per table (e.g. a foreign key locks both tables). */
+  locks: TableLock[];
+  /**
+   * True when the statement rewrites the whole table (or index) while holding
+   * `lock`. The worst case when it depends on the catalog (binary-coercible
+   * type changes, defaults of unknown volatility); `notes` then says "may not rewrite".
+   */
   rewrites: boolean;
-  /** Tables it locks, schema-qualified when the statement qualifies them. */
+  /** True when it reads the whole table (validation, index build) while holding its locks. */
+  scans: boolean;
+  /** Tables it locks, schema-qualified when the statement qualifies them (the tables of `locks`). */
   tables: string[];
-  /** What it blocks, in words ("blocks reads and writes", "blocks writes", "blocks nothing"). */
+  /** What it blocks, in words ("blocks reads and writes on users", "blocks writes …", "blocks nothing"). */
   blocks: string;
+  /** Facts worth knowing (e.g. "may not rewrite: …", "cannot run inside a transaction block"). */
+  notes: string[];
   /** Advice when there is a safer form (e.g. "use CREATE INDEX CONCURRENTLY"). */
   advice?: string;
 }

@@ -1,8 +1,8 @@
-import { pathToFileURL } from 'node:url';
 import { CutoverError } from '../errors/index.js';
 import { describeMigration } from './migration-status.js';
 import type { Migration, MigrationClient, SqlStatement } from './migration.js';
 import type { MigrationDirection } from './migrator-types.js';
+import { importTypeScriptMigration } from './sources/typescript-source.js';
 
 /** How the history changes when a step succeeds. */
 export type HistoryChange =
@@ -54,8 +54,8 @@ function stripLeadingComments(sql: string): string {
  * @param location formats `file:line:column` for messages.
  * @throws CutoverError `MIGRATION_DOWN_MISSING` (config) when going down
  *   without a down script; `MIGRATION_TRANSACTION_CONTROL` (config) naming the
- *   statement; `MIGRATION_MODULE_INVALID` (config) for a TypeScript module that
- *   fails to import or lacks the export.
+ *   statement; `MIGRATION_PARSE_ERROR` (config) for a TypeScript module that
+ *   fails to import.
  */
 export async function prepareStep(
   migration: Migration,
@@ -116,39 +116,18 @@ export async function prepareStep(
     }
     return { ...base, sql: { statements, fileText: script.fileText } };
   }
-  let mod: Record<string, unknown>;
-  try {
-    const { tsImport } = await import('tsx/esm/api');
-    mod = (await tsImport(pathToFileURL(script.file).href, import.meta.url)) as Record<
-      string,
-      unknown
-    >;
-  } catch (error) {
+  // Imported again here (fresh namespace); errors are MIGRATION_PARSE_ERROR at file:line:col.
+  const mod = await importTypeScriptMigration(script.file);
+  const fn = script.exportName === 'up' ? mod.up : mod.down;
+  if (fn === undefined) {
     throw new CutoverError(
-      'MIGRATION_MODULE_INVALID',
+      'MIGRATION_DOWN_MISSING',
       'config',
-      `Cannot load the TypeScript migration ${what}: ${error instanceof Error ? error.message : String(error)}.`,
-      {
-        location: location(script.file),
-        hint: 'Fix the module so it compiles and imports.',
-        cause: error,
-      },
+      `Cannot revert ${what}: the module does not export down(db); nothing was reverted.`,
+      { location: location(script.file), hint: downHint(migration) },
     );
   }
-  const fn = mod[script.exportName];
-  if (typeof fn !== 'function') {
-    throw new CutoverError(
-      'MIGRATION_MODULE_INVALID',
-      'config',
-      `The TypeScript migration ${what} does not export a function "${script.exportName}".`,
-      {
-        location: location(script.file),
-        hint: `Export it: export async function ${script.exportName}(db) { await db.query('…'); }`,
-      },
-    );
-  }
-  const run = (db: MigrationClient): Promise<unknown> =>
-    Promise.resolve((fn as (db: MigrationClient) => unknown)(db));
+  const run = (db: MigrationClient): Promise<unknown> => Promise.resolve(fn(db));
   return { ...base, run };
 }
 
