@@ -280,7 +280,11 @@ export class MigrationExecutor {
               errorText(error),
             ).catch(() => undefined);
           }
-          throw new PartialFailure(error, i, statements.length);
+          const leftInvalid =
+            target !== undefined && !isConnectionError(error)
+              ? await findInvalidIndex(client, target).catch(() => undefined)
+              : undefined;
+          throw new PartialFailure(error, i, statements.length, leftInvalid?.qualifiedName);
         }
         if (i + 1 < statements.length) {
           await this.saveCheckpoint(step, key, i + 1, hashStatements(statements, i + 1), null);
@@ -507,9 +511,12 @@ export class MigrationExecutor {
           ? 'it runs outside a transaction; its first statement failed, nothing of it was applied'
           : `it runs outside a transaction; statements 1–${partial.index} of ${partial.count} stay applied and are recorded in a checkpoint`;
     const resume =
-      partial !== undefined && partial.index > 0
+      (partial !== undefined && partial.index > 0
         ? ` Run the command again to resume at statement ${partial.index + 1}.`
-        : ' Run the command again after fixing it.';
+        : ' Run the command again after fixing it.') +
+      (partial?.invalidIndex !== undefined
+        ? ` The failed build left the INVALID index ${partial.invalidIndex}; cutover drops it (DROP INDEX CONCURRENTLY) before building it again.`
+        : '');
 
     const statement = statementFailure?.statement;
     const location = (() => {
@@ -618,6 +625,8 @@ class PartialFailure extends Error {
     override readonly cause: unknown,
     readonly index: number,
     readonly count: number,
+    /** An INVALID index the failed CONCURRENTLY build left behind. */
+    readonly invalidIndex?: string,
   ) {
     super(errorText(cause));
   }

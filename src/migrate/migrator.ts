@@ -238,12 +238,14 @@ export class Migrator {
         );
         const validation = validateStatus(report, this.validateOptions());
         const plan = this.planUp(migrations, session.history, report, options.to);
-        if (!validation.ok)
-          return refused(
-            plan.map((p) => pendingResult(p.migration, 'up')),
-            validation.error,
-          );
-        const prepared = await this.prepareAll(plan, 'up', session.checkpoints);
+        const pending = plan.map((p) => pendingResult(p.migration, 'up'));
+        if (!validation.ok) return refused(pending, validation.error);
+        let prepared: Awaited<ReturnType<Migrator['prepareAll']>>;
+        try {
+          prepared = await this.prepareAll(plan, 'up', session.checkpoints);
+        } catch (error) {
+          return refused(pending, this.asCutoverError(error));
+        }
         return this.execute(session, prepared, options.signal);
       });
     });
