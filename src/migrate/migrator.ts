@@ -247,8 +247,26 @@ export class Migrator {
           return refused(pending, this.asCutoverError(error));
         }
         return this.execute(session, prepared, options.signal);
+      }).catch(async (error: unknown) => {
+        if (!isCutoverError(error) || error.code !== 'LOCK_BUSY') throw error;
+        // Say which migrations stay pending (read-only, best effort).
+        const pending = await this.readOnlyPlan(migrations, options.to).catch(() => []);
+        return refused(pending, this.asCutoverError(error));
       });
     });
+  }
+
+  /** The migrations `up` would run now, as `pending` results, from a read-only look at the history. */
+  private async readOnlyPlan(
+    migrations: readonly Migration[],
+    to: string | undefined,
+  ): Promise<MigrationResult[]> {
+    const pool = await this.pool();
+    const [history, checkpoints] = await Promise.all([readHistory(pool), readCheckpoints(pool)]);
+    const report = computeStatus(migrations, history, checkpoints, this.layout(migrations));
+    return this.planUp(migrations, history, report, to).map((p) =>
+      pendingResult(p.migration, 'up'),
+    );
   }
 
   /**
