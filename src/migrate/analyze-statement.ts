@@ -605,7 +605,7 @@ function dmlExtras(verb: string, noWhere: boolean): Partial<Finding> {
   ];
   return noWhere
     ? { scans: true, notes: [`${verb} without WHERE touches every row of the table.`], advice }
-    : { advice: [] };
+    : { advice };
 }
 
 /** Tables read by a query (RangeVars in FROM/USING/subqueries), minus CTE names. */

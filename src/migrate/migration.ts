@@ -90,11 +90,15 @@ export interface Migration {
   layout: MigrationLayout;
   /** `versioned` (applied once, in order) or `repeatable` (Flyway `R__`: re-applied when its checksum changes). */
   kind: 'versioned' | 'repeatable';
-  /** sha256 hex of the normalized up file (CRLF→LF, trailing white space trimmed). */
+  /**
+   * sha256 hex of the normalized up file (see `checksumOf`: CRLF/CR→LF, trailing
+   * white space and trailing blank lines removed). For dbmate files, the whole
+   * file (up and down sections); for TypeScript, the module's source.
+   */
   checksum: string;
   /** The up script. */
   up: MigrationScript;
-  /** The down/undo script, if the layout and files have one. */
+  /** The down/undo script, if the layout and files have one; undefined when it is missing or has no statement. */
   down?: MigrationScript;
   /** Every file this migration was read from (absolute paths). */
   files: string[];
@@ -104,8 +108,9 @@ export interface Migration {
 export interface MigrationSource {
   readonly layout: MigrationLayout;
   /**
-   * Whether `fileNames` (the directory listing: files and subdirectories,
-   * names only) look like this layout.
+   * Whether `fileNames` look like this layout. `fileNames` is the directory
+   * listing as `listMigrationDir` gives it: the names of the files, plus
+   * `sub/file` for the files of each subdirectory (one level, for Prisma).
    */
   detect(fileNames: readonly string[]): boolean;
   /**

@@ -54,7 +54,7 @@ export function parseSql(text: string): RawStmt[] {
  * back to the file (see `mapServerErrorPosition`). libpg-query reports
  * statement bounds in UTF-8 bytes; they are converted to JS string offsets.
  *
- * `nonTransactional` is set, from the parse tree, on every statement that
+ * A leading byte-order mark is ignored. `nonTransactional` is set, from the parse tree, on every statement that
  * cannot run inside a transaction block (see {@link nonTransactionalReason}).
  *
  * @param text the SQL script (a whole file, or a section of it).
@@ -78,9 +78,12 @@ export function splitStatements(
   const whole = fileText ?? text;
   const base = fileText === undefined ? 0 : baseOffset;
   if (text.trim() === '') return [];
+  // A byte-order mark is not SQL: blank it out (same length in UTF-16 units and
+  // code points, so string offsets and the parser's character cursor still hold).
+  const parsedText = text.startsWith('\ufeff') ? ` ${text.slice(1)}` : text;
   let raw: RawStmt[];
   try {
-    raw = parseSql(text);
+    raw = parseSql(parsedText);
   } catch (error) {
     if (!hasSqlDetails(error)) throw error;
     const cursor = error.sqlDetails?.cursorPosition ?? 0;
@@ -99,7 +102,7 @@ export function splitStatements(
       },
     );
   }
-  const toIndex = utf8ByteOffsetMapper(text);
+  const toIndex = utf8ByteOffsetMapper(parsedText);
   const statements: SqlStatement[] = [];
   for (const rawStmt of raw) {
     const startByte = rawStmt.stmt_location ?? 0;
@@ -146,9 +149,7 @@ export function nonTransactionalReason(stmt: Node): string | undefined {
   }
   if ('DropStmt' in stmt) {
     const s = stmt.DropStmt;
-    if (s.concurrent === true) return 'DROP INDEX CONCURRENTLY';
-    if (s.removeType === 'OBJECT_TABLESPACE') return 'DROP TABLESPACE';
-    return undefined;
+    return s.concurrent === true ? 'DROP INDEX CONCURRENTLY' : undefined;
   }
   if ('ReindexStmt' in stmt) {
     const s = stmt.ReindexStmt;
@@ -176,6 +177,7 @@ export function nonTransactionalReason(stmt: Node): string | undefined {
   }
   if ('AlterSystemStmt' in stmt) return 'ALTER SYSTEM';
   if ('CreateTableSpaceStmt' in stmt) return 'CREATE TABLESPACE';
+  if ('DropTableSpaceStmt' in stmt) return 'DROP TABLESPACE';
   if ('AlterTableStmt' in stmt) {
     for (const cmd of stmt.AlterTableStmt.cmds ?? []) {
       if (!('AlterTableCmd' in cmd)) continue;

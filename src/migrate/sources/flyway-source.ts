@@ -14,7 +14,7 @@ import {
 } from './source-support.js';
 
 /** Any `V…__…sql`, `U…__…sql`, `R__…sql` (versions validated on load). */
-const FLYWAY_FILE = /^([VU])([^_]*(?:_[^_]+)*?)__(.+)\.sql$|^R__(.+)\.sql$/;
+const FLYWAY_FILE = /^([VU])([^_/]*(?:_[^_/]+)*?)__([^/]+)\.sql$|^R__([^/]+)\.sql$/;
 
 /** The Flyway file patterns, in words. */
 export const FLYWAY_PATTERN =

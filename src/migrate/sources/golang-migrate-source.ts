@@ -11,7 +11,7 @@ import {
   unrecognizedFile,
 } from './source-support.js';
 
-const GOLANG_FILE = /^(\d+)_(.+)\.(up|down)\.sql$/;
+const GOLANG_FILE = /^(\d+)_([^/]+)\.(up|down)\.sql$/;
 
 /** The golang-migrate file pattern, in words. */
 export const GOLANG_MIGRATE_PATTERN = '`N_name.up.sql` and `N_name.down.sql`';

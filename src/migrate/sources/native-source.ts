@@ -14,7 +14,7 @@ import {
 } from './source-support.js';
 
 /** `NNNN_name.sql`, but not golang-migrate's `.up.sql` / `.down.sql`. */
-const NATIVE_FILE = /^(\d+)_(.+)\.sql$/;
+const NATIVE_FILE = /^(\d+)_([^/]+)\.sql$/;
 const GOLANG_SUFFIX = /\.(up|down)\.sql$/;
 const MARKER = /^--\s*migrate:(up|down)(?:[ \t]+(.*))?$/;
 
@@ -96,7 +96,10 @@ export function parseNativeFile(file: string, text: string): { up: SqlScript; do
     const lineStart = match.index;
     const full = match[0];
     if (full === '') break;
-    const line = full.replace(/[\r\n]+$/, '').trimEnd();
+    const line = full
+      .replace(/^\ufeff/, '')
+      .replace(/[\r\n]+$/, '')
+      .trimEnd();
     const m = MARKER.exec(line);
     if (m !== null) {
       const direction = m[1] === 'down' ? 'down' : 'up';

@@ -19,7 +19,7 @@ import {
   unrecognizedFile,
 } from './source-support.js';
 
-const TS_FILE = /^(\d+)_(.+)\.ts$/;
+const TS_FILE = /^(\d+)_([^/]+)\.ts$/;
 
 /** The TypeScript file pattern, in words. */
 export const TYPESCRIPT_PATTERN = '`NNNN_name.ts` exporting `up(db)` and optionally `down(db)`';
@@ -61,7 +61,8 @@ export async function importTypeScriptMigration(file: string): Promise<TypeScrip
   } catch (error) {
     const position = compilerPosition(error);
     const location = position === undefined ? file : `${file}:${position.line}:${position.column}`;
-    const reason = error instanceof Error ? firstLine(error.message) : String(error);
+    const reason =
+      position?.text ?? (error instanceof Error ? firstLine(error.message) : String(error));
     throw new CutoverError(
       'MIGRATION_PARSE_ERROR',
       'config',
@@ -115,14 +116,31 @@ function firstLine(message: string): string {
   );
 }
 
-/** esbuild's `errors[0].location` (1-based line, 0-based column) when present. */
-function compilerPosition(error: unknown): { line: number; column: number } | undefined {
+/**
+ * The compiler's position of the first error, when it names one: esbuild's
+ * `errors[0].location` (1-based line, 0-based column), or its message
+ * `Transform failed …\n<file>:<line>:<column>: ERROR: <text>` (tsx's form).
+ */
+function compilerPosition(
+  error: unknown,
+): { line: number; column: number; text?: string } | undefined {
   const errors = (error as { errors?: unknown } | undefined)?.errors;
-  if (!Array.isArray(errors)) return undefined;
-  const location = (errors[0] as { location?: { line?: unknown; column?: unknown } } | undefined)
-    ?.location;
-  if (typeof location?.line !== 'number' || typeof location.column !== 'number') return undefined;
-  return { line: location.line, column: location.column + 1 };
+  if (Array.isArray(errors)) {
+    const first = errors[0] as
+      { text?: unknown; location?: { line?: unknown; column?: unknown } } | undefined;
+    const location = first?.location;
+    if (typeof location?.line === 'number' && typeof location.column === 'number') {
+      return {
+        line: location.line,
+        column: location.column + 1,
+        ...(typeof first?.text === 'string' ? { text: first.text } : {}),
+      };
+    }
+  }
+  const message = error instanceof Error ? error.message : '';
+  const match = /:(\d+):(\d+): ERROR: (.*)/.exec(message);
+  if (match === null) return undefined;
+  return { line: Number(match[1]), column: Number(match[2]) + 1, text: match[3] ?? '' };
 }
 
 /**
