@@ -171,7 +171,7 @@ phases:
       '2:12 onFailure: expected one of "rollback", "pause"',
       '3:1 colour: unknown key "colour"',
       '7:32 phases[0].steps[0].sql.donw: unknown key "donw"',
-      '8:9 phases[0].steps[1].teleport: unknown step kind "teleport"; known kinds: sql, wait, approve, notify, backfill',
+      '8:9 phases[0].steps[1].teleport: unknown step kind "teleport"; known kinds: migrate, sql, wait, approve, notify, backfill',
       '9:22 phases[0].steps[2].wait.for: expected a duration like 30s, 5m or 2h',
       '10:9 phases[0].steps[3]: a step has exactly one kind, found 2 keys (wait, approve); put each in its own list item',
       '11:9 phases[0].steps[4]: expected a step: a mapping with one key naming its kind, e.g. `migrate: { to: "0002" }`',

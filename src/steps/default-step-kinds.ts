@@ -1,4 +1,5 @@
 import { createApproveStepKind } from './approve-step.js';
+import { createMigrateStepKind } from './migrate-step.js';
 import { createNotifyStepKind } from './notify-step.js';
 import { createSqlStepKind } from './sql-step.js';
 import type { StepKind } from './step-kind.js';
@@ -11,6 +12,7 @@ import { createWaitStepKind } from './wait-step.js';
  */
 export function defaultStepKinds(): StepKind<never, unknown>[] {
   return [
+    createMigrateStepKind(),
     createSqlStepKind(),
     createWaitStepKind(),
     createApproveStepKind(),

@@ -20,3 +20,5 @@ export { createWaitStepKind } from './wait-step.js';
 export type { WaitOutput, WaitSpec } from './wait-step.js';
 export { postWebhook, safeOrigin } from './post-webhook.js';
 export type { PostWebhookOptions, WebhookDelivery } from './post-webhook.js';
+export { createMigrateStepKind } from './migrate-step.js';
+export type { MigrateOutput, MigrateSpec, MigrateStepKindOptions } from './migrate-step.js';
