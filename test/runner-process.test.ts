@@ -86,7 +86,7 @@ ${journaled('two 1')}      - wait: { for: 4s }
     const results = await Promise.all([first.exited, second.exited]);
     const codes = results.map((r) => r.code).sort();
     expect(codes).toEqual([0, 4]);
-    const winner = results[0]!.code === 0 ? first : second;
+    const winner = results[0].code === 0 ? first : second;
     const loser = results.find((r) => r.code === 4)!;
     expect(loser.stderr).toContain('error LEASE_HELD');
     expect(loser.stderr).toContain(`pid ${winner.pid}`);
