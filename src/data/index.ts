@@ -35,3 +35,31 @@ export type {
 } from './backups.js';
 export { defaultPgToolDirs, findPgTools, parsePgVersion } from './pg-tools.js';
 export type { FindPgToolsOptions, PgTools, PgVersion } from './pg-tools.js';
+export {
+  estimateBackfillRows,
+  isBackfillModule,
+  memoryCheckpoint,
+  planBackfill,
+  revertBackfill,
+  runBackfill,
+} from './backfill.js';
+export type {
+  BackfillBatchContext,
+  BackfillBatchStats,
+  BackfillCursor,
+  BackfillModule,
+  BackfillOptions,
+  BackfillPlan,
+  BackfillProgress,
+  BackfillResult,
+  BackfillSource,
+  InlineBackfill,
+} from './backfill.js';
+export {
+  backfillModuleSchema,
+  loadBackfillModule,
+  parseBackfillModule,
+} from './backfill-module.js';
+export { createBatchSizer } from './batch-sizer.js';
+export type { BatchSizer, BatchSizerOptions } from './batch-sizer.js';
+export { systemClock } from './system-clock.js';
