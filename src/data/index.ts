@@ -63,3 +63,23 @@ export {
 export { createBatchSizer } from './batch-sizer.js';
 export type { BatchSizer, BatchSizerOptions } from './batch-sizer.js';
 export { systemClock } from './system-clock.js';
+export {
+  assertVerificationPassed,
+  compareCheckSchema,
+  countsCheckSchema,
+  runVerification,
+  sqlCheckSchema,
+  verificationCheckSchema,
+  verificationChecksSchema,
+} from './verification.js';
+export type {
+  CheckResult,
+  CompareCheck,
+  CountsCheck,
+  KeyDifference,
+  Severity,
+  SqlCheck,
+  VerificationCheck,
+  VerificationOptions,
+  VerificationReport,
+} from './verification.js';
