@@ -421,10 +421,13 @@ const CURSOR_COLUMN = '__cutover_cursor';
 function moduleBatchRunner(
   plan: BackfillPlan,
   source: BackfillModule,
+  mode: 'apply' | 'revert',
   handler: NonNullable<BackfillModule['revert']>,
   signal: AbortSignal,
 ): BatchRunner {
-  const where = source.where === undefined ? 'true' : `(${source.where})`;
+  // revert walks every row: `where` often selects rows transform has not done yet
+  // (`new_column is null`), which after the transform matches nothing.
+  const where = source.where === undefined || mode === 'revert' ? 'true' : `(${source.where})`;
   const columns =
     source.columns === undefined ? '*' : source.columns.map((c) => quoteIdent(c)).join(', ');
   return async (client, after, limit, batch) => {
@@ -481,7 +484,9 @@ export async function runBackfill(
 
 /**
  * Runs a module's `revert` over the source table with the same batching,
- * checkpointing (mode `revert`) and resume as {@link runBackfill}.
+ * checkpointing (mode `revert`) and resume as {@link runBackfill}. It walks
+ * EVERY row of the table, ignoring `where` (which usually selects rows not yet
+ * transformed), so `revert` must accept rows `transform` never saw.
  *
  * @throws CutoverError `BACKFILL_NO_REVERT` (refused) when the module has no
  *   `revert`; otherwise as {@link runBackfill}.
@@ -518,7 +523,7 @@ async function runBatches(
   if (isBackfillModule(source)) {
     const handler = mode === 'apply' ? source.transform.bind(source) : source.revert?.bind(source);
     if (handler === undefined) throw new Error('revert missing');
-    runner = moduleBatchRunner(plan, source, handler, signal);
+    runner = moduleBatchRunner(plan, source, mode, handler, signal);
   } else {
     runner = inlineBatchRunner(plan, source);
   }
@@ -539,7 +544,11 @@ async function runBatches(
     batchSize: sizer.size,
   };
   const resumedAfter = saved?.after ?? undefined;
-  const estimate = await estimateBackfillRows(pool, plan.table, source.where);
+  const estimate = await estimateBackfillRows(
+    pool,
+    plan.table,
+    mode === 'revert' ? undefined : source.where,
+  );
   const total = estimate === undefined ? undefined : Math.max(estimate, cursor.rows);
   const durations: number[] = [];
   let rowsThisCall = 0;

@@ -62,7 +62,6 @@ export {
 } from './backfill-module.js';
 export { createBatchSizer } from './batch-sizer.js';
 export type { BatchSizer, BatchSizerOptions } from './batch-sizer.js';
-export { systemClock } from './system-clock.js';
 export {
   assertVerificationPassed,
   compareCheckSchema,
