@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { registerMigrate } from './commands/migrate.js';
 import { EXIT } from './exit-codes.js';
 
 /** Every command group registers itself here (one file per group under `commands/`). */
-const REGISTRARS: ((program: Command) => void)[] = [];
+const REGISTRARS: ((program: Command) => void)[] = [registerMigrate];
 
 /**
  * Builds the `cutover` command tree. Commander parses flags; handlers go
