@@ -49,7 +49,7 @@ export interface BackfillBatchContext {
  * } satisfies BackfillModule<{ id: string }>;
  * ```
  */
-export interface BackfillModule<Row extends Record<string, unknown> = Record<string, unknown>> {
+export interface BackfillModule<Row extends object = Record<string, unknown>> {
   /** Source table (`name` or `schema.name`). */
   table: string;
   /**
