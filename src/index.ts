@@ -9,3 +9,4 @@ export * from './migrate/index.js';
 export * from './plan/index.js';
 export * from './steps/index.js';
 export * from './runner/index.js';
+export * from './data/index.js';

@@ -8,12 +8,12 @@ import { CutoverError } from '../errors/index.js';
 import { DEFAULT_PLAN_FILE, interpolate, loadPlan } from '../plan/index.js';
 import { ensureControlSchema } from '../store/control-schema.js';
 import { ControlStore } from '../store/control-store.js';
-import { createStepKindRegistry, defaultStepKinds, type StepKindRegistry } from '../steps/index.js';
+import { builtinStepKinds, createStepKindRegistry, type StepKindRegistry } from '../steps/index.js';
 import type { CommandContext } from './command-context.js';
 
 /** The step-kind registry the CLI uses: every built-in kind. */
 export function cliRegistry(): StepKindRegistry {
-  return createStepKindRegistry(defaultStepKinds());
+  return createStepKindRegistry(builtinStepKinds());
 }
 
 /** An open connection to the target database with cutover's control schema ready. */
