@@ -354,7 +354,11 @@ export function exitCode(result: RunResult): number {
     case 'stopped':
       return EXIT.interrupted;
     case 'rolled_back':
-      return result.rolledBackAfterFailure ? EXIT.failed : EXIT.ok;
+      // A rollback on request succeeded; one caused by a failure reports the failure.
+      if (result.rolledBackAfterFailure !== true) return EXIT.ok;
+      return result.error === undefined
+        ? EXIT.failed
+        : exitCodeFor(result.error.category as Parameters<typeof exitCodeFor>[0]);
     case 'failed':
       return result.error === undefined
         ? EXIT.failed
