@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { CutoverError } from '../errors/index.js';
 import type { Plan } from '../plan/plan-types.js';
 import type { StoredError } from '../store/run-records.js';
-import type { Clock, StepContext, StepDescription } from '../steps/step-kind.js';
+import type { Clock, CompletedStep, StepContext, StepDescription } from '../steps/step-kind.js';
 import type { StepKindRegistry } from '../steps/step-kind-registry.js';
 import { defaultActor } from './actor.js';
 import { toStoredError } from './stored-error.js';
@@ -49,6 +49,9 @@ export interface DescribePlanOptions {
  * read the database, e.g. pending migrations with their dry-run lock info or
  * the rows a backfill will touch from `pg_class.reltuples`). A step whose
  * description fails is reported with its error; the others are still described.
+ * While describing, `ctx.completedSteps` lists the plan's earlier steps (not
+ * run yet: `output` undefined), so a kind can account for them (a later
+ * `migrate` step starts where the earlier one ends).
  */
 export async function describePlan(
   plan: Plan,
@@ -57,6 +60,7 @@ export async function describePlan(
   const clock = options.clock ?? createSystemClock();
   const signal = new AbortController().signal;
   const steps: DescribedStep[] = [];
+  const before: CompletedStep[] = [];
   for (const phase of plan.phases) {
     for (const step of phase.steps) {
       const base: DescribedStep = {
@@ -82,7 +86,7 @@ export async function describePlan(
           actor: options.actor ?? defaultActor(),
           ...(plan.migrations === undefined ? {} : { migrations: plan.migrations }),
           autoApprove: false,
-          completedSteps: [],
+          completedSteps: [...before],
           log: () => Promise.resolve(),
           progress: () => undefined,
           checkpoint: {
@@ -97,6 +101,7 @@ export async function describePlan(
               ),
           },
         };
+        before.push({ id: step.id, kind: step.kind, spec, output: undefined });
         steps.push({ ...base, description: await kind.describe(spec, ctx) });
       } catch (error) {
         steps.push({ ...base, error: toStoredError(error) });

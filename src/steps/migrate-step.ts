@@ -77,13 +77,28 @@ export function createMigrateStepKind(
         const status = await migrator.status();
         const set = await migrator.up({ to: spec.to, dryRun: true });
         if (set.error) throw set.error;
-        const pending = set.results.filter((r) => r.status === 'dry-run');
-        const current = status.current ?? null;
+        const layout = status.layout ?? settingsOf(ctx).layout ?? 'native';
+        // Earlier migrate steps of the plan will have run by then.
+        const earlier = ctx.completedSteps
+          .filter((step) => step.kind === 'migrate')
+          .map((step) => (step.spec as MigrateSpec).to)
+          .filter(
+            (to) => status.current === undefined || compareVersions(to, status.current, layout) > 0,
+          )
+          .at(-1);
+        const current = earlier ?? status.current ?? null;
+        const pending = set.results.filter(
+          (r) =>
+            r.status === 'dry-run' &&
+            (earlier === undefined ||
+              r.version === undefined ||
+              compareVersions(r.version, earlier, layout) > 0),
+        );
         return {
           summary:
             pending.length === 0
-              ? `Migrate to ${spec.to}: nothing pending (current version ${current ?? 'none'}).`
-              : `Migrate from ${current ?? 'nothing'} to ${spec.to}: ${pending.length} pending migration${pending.length === 1 ? '' : 's'}.`,
+              ? `Migrate to ${spec.to}: nothing pending (version ${current ?? 'none'}${earlier === undefined ? '' : ' after the earlier steps'}).`
+              : `Migrate from ${current ?? 'nothing'}${earlier === undefined ? '' : ' (after the earlier steps)'} to ${spec.to}: ${pending.length} pending migration${pending.length === 1 ? '' : 's'}.`,
           details: pending.flatMap(describeMigration),
           compensation:
             current === null

@@ -74,7 +74,11 @@ export interface StepContext {
   progress(progress: StepProgress): void;
   /** This step's durable checkpoint. */
   readonly checkpoint: StepCheckpoint;
-  /** Steps of this run completed before this one, in order (for compensation lookups). */
+  /**
+   * Steps of this run completed before this one, in order (for compensation
+   * lookups). In `describe`, the plan's earlier steps (not run yet, `output`
+   * undefined).
+   */
   readonly completedSteps: readonly CompletedStep[];
   /** Actor recorded in the audit log (OS user, or token name). */
   readonly actor: string;
