@@ -72,11 +72,41 @@ export function eventLine(event: EventRecord): string {
       return `${time} ✓ ${step} approved by ${String(d.approvedBy)}`;
     case 'wait.started':
       return `${time} ⏸ ${step} waits until ${String(d.until)}`;
+    case 'migration.applied':
+      return `${time}   ${step} applied migration ${String(d.version)} ${text(d.name, '')}${took}`;
+    case 'migration.reverted':
+      return `${time}   ${step} reverted migration ${String(d.version)} ${text(d.name, '')}${took}`;
+    case 'snapshot.taken':
+    case 'snapshot.reused':
+      return `${time}   ${step} snapshot ${text(d.snapshotId, '')}: ${tablesText(d.tables)}`;
+    case 'backup.created':
+      return `${time}   ${step} backup ${text(d.file, '')} (${typeof d.bytes === 'number' ? `${(d.bytes / 1048576).toFixed(1)} MiB` : '?'})`;
+    case 'backfill.finished': {
+      const p99 = (d.batchMs as { p99?: unknown } | undefined)?.p99;
+      return `${time}   ${step} backfilled ${count(d.rows)} rows in ${count(d.batches)} batches${typeof p99 === 'number' ? `, p99 batch ${p99} ms` : ''}${took}`;
+    }
+    case 'verify.report': {
+      const n = (v: unknown) => (Array.isArray(v) ? v.length : 0);
+      return `${time}   ${step} verification ${d.passed === true ? 'passed' : 'FAILED'}: ${count(d.checks)} checks, ${n(d.critical)} critical, ${n(d.warnings)} warnings, ${n(d.info)} info`;
+    }
     case 'webhook.failed':
       return `${time} ! webhook ${String(d.webhook)} failed${why}`;
     default:
       return `${time} ${step ? `${step} ` : ''}${event.type} ${compactJson(d)}`;
   }
+}
+
+function count(value: unknown): string {
+  return typeof value === 'number' ? value.toLocaleString('en-US') : '?';
+}
+
+function tablesText(value: unknown): string {
+  if (!Array.isArray(value)) return '';
+  return value
+    .map(
+      (t: { table?: unknown; rows?: unknown }) => `${text(t.table, '?')} (${count(t.rows)} rows)`,
+    )
+    .join(', ');
 }
 
 function text(value: unknown, fallback: string): string {

@@ -829,7 +829,10 @@ export class Runner {
         `Run ${run.id.slice(0, 8)} cannot be rolled back: phase ${pastPoint.phase} is irreversible (a point of no return) and its step ${pastPoint.stepId} has started.`,
         {
           location: pastPoint.location ?? pastPoint.stepId,
-          hint: 'Roll forward instead: fix the cause and `cutover resume` the run, or write a new plan that undoes the change.',
+          hint:
+            run.status === 'completed'
+              ? 'Roll forward instead: write a new plan that undoes the change.'
+              : `Roll forward instead: fix the cause and \`cutover resume ${run.id.slice(0, 8)}\`, or write a new plan that undoes the change.`,
           details: { phase: pastPoint.phase, step: pastPoint.stepId },
         },
       );

@@ -16,7 +16,7 @@ import type { ControlHandle } from '../control-context.js';
 import { cliRegistry, configuredDatabase, openControl } from '../control-context.js';
 import type { CommandContext } from '../command-context.js';
 import { EXIT, exitCodeFor } from '../exit-codes.js';
-import { runJson, shortId } from '../format-run.js';
+import { runJson, shortId, stepsTable } from '../format-run.js';
 import { createLiveOutput } from '../live-output.js';
 import { runCommand } from '../run-command.js';
 import { printPlan } from './plan.js';
@@ -313,10 +313,17 @@ function report(ctx: CommandContext, result: RunResult, interrupted: boolean): n
   }
   const done = result.steps.filter((s) => s.status === 'completed').length;
   switch (result.outcome) {
-    case 'completed':
+    case 'completed': {
+      ctx.out(stepsTable(result.steps, Date.now()));
       ctx.out(`Run ${id} of plan ${result.run.planName} completed: ${done} steps.`);
-      ctx.out(`Undo it (before a point of no return) with: cutover rollback ${id}`);
+      const past = result.steps.find((s) => s.phaseIrreversible && s.status !== 'pending');
+      ctx.out(
+        past === undefined
+          ? `Undo it with: cutover rollback ${id}`
+          : `It passed the point of no return (phase ${past.phase}): it cannot be rolled back.`,
+      );
       break;
+    }
     case 'paused':
       ctx.out(
         `Run ${id} paused after phase ${result.run.untilPhase ?? '?'}. Continue with: cutover resume ${id}`,
@@ -328,6 +335,7 @@ function report(ctx: CommandContext, result: RunResult, interrupted: boolean): n
       );
       break;
     case 'rolled_back':
+      ctx.out(stepsTable(result.steps, Date.now()));
       ctx.out(
         result.rolledBackAfterFailure
           ? `Run ${id} rolled back after a failure: ${result.error?.message ?? ''}`
