@@ -569,18 +569,12 @@ function planInvalid(issues: PlanIssue[], file: string | undefined): CutoverErro
     );
   const name = file ?? 'plan';
   const lines = sorted.map((issue) => `  ${formatIssue(issue)}`);
-  const first = sorted[0];
   return new CutoverError(
     'PLAN_INVALID',
     'config',
     `Plan ${name} is invalid (${sorted.length} problem${sorted.length === 1 ? '' : 's'}):\n${lines.join('\n')}`,
     {
-      location:
-        first === undefined
-          ? name
-          : first.line === undefined
-            ? `${name}:${first.path}`
-            : `${name}:${first.line}:${first.column}`,
+      location: name,
       hint: 'Fix the problems listed; `cutover plan schema` prints a JSON Schema for editor completion.',
       details: { issues: sorted },
     },

@@ -134,7 +134,6 @@ export function planJsonSchema(registry: StepKindRegistry): Record<string, unkno
   }) as Record<string, unknown>;
   return {
     ...schema,
-    $id: 'https://cutover.dev/schema/plan.json',
     title: 'cutover plan',
     description:
       'A cutover plan: phases of steps (snapshot, backup, migrate, sql, backfill, verify, wait, approve, notify, …) run as one durable, resumable, reversible run.',

@@ -370,6 +370,51 @@ ${journaled('noapproval 1')}`);
     });
   });
 
+  it('keeps the lease of a step that runs longer than the lease by heartbeat', async () => {
+    const p = plan(`name: heartbeat
+phases:
+  - name: a
+    steps:
+      - wait: { for: 2500ms }
+`);
+    const running = runner({ leaseTtlMs: 1_000 }).start(p);
+    const run = await waitUntil(async () => (await store.listRuns({ planName: 'heartbeat' }))[0]);
+    await new Promise((resolve) => setTimeout(resolve, 1_800));
+    const lease = await store.getLease('plan:heartbeat');
+    expect(lease?.expired).toBe(false);
+    await expect(runner({ isProcessAlive: () => true }).resume(run.id)).rejects.toMatchObject({
+      code: 'LEASE_HELD',
+    });
+    expect((await running).outcome).toBe('completed');
+  });
+
+  it('approves a later approve step in advance with its step id', async () => {
+    const p = plan(`name: preapprove
+phases:
+  - name: a
+    steps:
+      - approve: {}
+      - approve: {}
+`);
+    const running = runner().start(p);
+    const run = await waitUntil(async () => {
+      const r = (await store.listRuns({ planName: 'preapprove' }))[0];
+      return r && (await store.getSteps(r.id))[0]?.status === 'running' ? r : undefined;
+    });
+    const later = await approveStep(store, run.id, 'boss', { stepId: 'a.1' });
+    expect(later.created).toBe(true);
+    await approveStep(store, run.id, 'boss');
+    const done = await running;
+    expect(done.outcome).toBe('completed');
+    expect(done.steps.map((s) => (s.output as { approvedBy: string }).approvedBy)).toEqual([
+      'boss',
+      'boss',
+    ]);
+    await expect(approveStep(store, run.id, 'boss', { stepId: 'a.7' })).rejects.toMatchObject({
+      code: 'STEP_NOT_FOUND',
+    });
+  });
+
   it('takes over an expired lease and records the interruption', async () => {
     const p = plan(`name: takeover
 phases:
