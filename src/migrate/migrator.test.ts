@@ -441,7 +441,7 @@ describe('Migrator.up with non-transactional migrations', () => {
     expect(first.error?.code).toBe('MIGRATION_FAILED');
     expect(first.error?.location).toMatch(/0001_steps\.sql:5:13$/);
     expect(first.error?.message).toContain('statements 1–3 of 5 stay applied');
-    expect(first.error?.hint).toContain('resume at statement 4');
+    expect(first.error?.hint).toContain('resumes at statement 4');
     const status = await migrator().status();
     expect(status.migrations[0]).toMatchObject({
       state: 'pending',
