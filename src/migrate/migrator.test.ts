@@ -132,6 +132,8 @@ describe('Migrator.up', () => {
     await files.write('0001_wrapped.sql', dbmate('BEGIN;\ncreate table w (id int);\nCOMMIT;'));
     const first = await migrator().up();
     expect(first.error).toBeUndefined();
+    expect(first.results[0]).toMatchObject({ status: 'applied', transactional: true });
+    expect(first.results[0]?.nonTransactionalReason).toBeUndefined();
     expect(await tableExists('w')).toBe(true);
     await files.write('0002_first.sql', dbmate('create table x (id int);'));
     await files.write(
