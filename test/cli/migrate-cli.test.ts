@@ -180,6 +180,33 @@ describe('cutover migrate (CLI)', () => {
     );
   });
 
+  it('exits 5 with one line when the database goes away mid-run, and nothing of the migration stays', async () => {
+    await write(
+      'migrations/0001_gone.sql',
+      '-- migrate:up\ncreate table gone (id int);\nselect pg_sleep(20);\n',
+    );
+    const run = startCli(['migrate', 'up'], { cwd, env: { DATABASE_URL: db.url } });
+    for (;;) {
+      const { rows } = await db.pool.query<{ pid: number }>(
+        `select pid from pg_stat_activity where query like 'select pg_sleep(20)%' and datname = current_database()`,
+      );
+      if (rows[0] !== undefined) {
+        await db.pool.query('select pg_terminate_backend($1)', [rows[0].pid]);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const done = await run.done;
+    expect(done.code).toBe(5);
+    const errors = done.stderr.split('\n').filter((l) => l.startsWith('error '));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(
+      /^error DATABASE_CONNECTION_LOST: The database connection was lost while applying 0001 gone/,
+    );
+    const { rows } = await db.pool.query(`select to_regclass('gone') as t`);
+    expect(rows).toEqual([{ t: null }]);
+  });
+
   it('lets only one of two concurrent processes apply; the other waits, then exits 4 naming the holder', async () => {
     await write(
       'migrations/0001_slow.sql',
