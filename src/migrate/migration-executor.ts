@@ -73,13 +73,21 @@ type Outcome = { ok: true; result: pg.QueryResult } | { ok: false; error: unknow
  * blocked the statement are captured while it waits.
  */
 export class MigrationExecutor {
+  /** The current step may commit without waiting for the WAL flush (a later commit flushes it). */
+  private deferFlush = false;
+
   constructor(
     private readonly connection: ExecutionConnection,
     private readonly options: ExecutorOptions,
   ) {}
 
   /** Runs one step; `checkpoint` is the stored checkpoint of this step, if any. */
-  async run(step: PreparedStep, checkpoint: CheckpointEntry | undefined): Promise<MigrationResult> {
+  async run(
+    step: PreparedStep,
+    checkpoint: CheckpointEntry | undefined,
+    options: { deferFlush?: boolean } = {},
+  ): Promise<MigrationResult> {
+    this.deferFlush = options.deferFlush === true;
     const started = this.options.now();
     const m = step.migration;
     const result: MigrationResult = {
@@ -134,7 +142,7 @@ export class MigrationExecutor {
     const history = this.historyQuery(step);
     await this.withRetries(step, result, async () => {
       const queries: (string | pg.QueryConfig)[] = [
-        `begin; set local lock_timeout = ${this.options.lockTimeoutMs}; set local statement_timeout = ${this.options.statementTimeoutMs}`,
+        this.beginSql(),
         ...statements.map((s) => s.sql),
         history,
         'commit',
@@ -352,9 +360,7 @@ export class MigrationExecutor {
         result,
         async () => {
           if (step.transactional) {
-            await client.query(
-              `begin; set local lock_timeout = ${this.options.lockTimeoutMs}; set local statement_timeout = ${this.options.statementTimeoutMs}`,
-            );
+            await client.query(this.beginSql());
             try {
               await run(client);
               await client.query(this.historyQuery(step));
@@ -389,6 +395,27 @@ export class MigrationExecutor {
   }
 
   // ---------------------------------------------------------------- shared
+
+  /**
+   * BEGIN with the migration's settings. When the flush is deferred, the
+   * commit does not wait for its WAL to reach disk (`synchronous_commit =
+   * off`): the migration is still atomic and commits on its own, and the run's
+   * last commit (or {@link flushWal}) waits for the WAL flush, which covers
+   * every earlier commit since WAL is flushed in order.
+   */
+  private beginSql(): string {
+    const sync = this.deferFlush ? '; set local synchronous_commit = off' : '';
+    return `begin; set local lock_timeout = ${this.options.lockTimeoutMs}; set local statement_timeout = ${this.options.statementTimeoutMs}${sync}`;
+  }
+
+  /**
+   * Waits until every commit made so far is flushed to disk: commits a
+   * transaction that has a transaction id with the session's
+   * `synchronous_commit` (on by default). Called when a run stops early.
+   */
+  async flushWal(): Promise<void> {
+    await this.connection.client.query('begin; select txid_current(); commit');
+  }
 
   /**
    * The history write of a step, as one parameterized query. Without
@@ -512,8 +539,8 @@ export class MigrationExecutor {
           : `it runs outside a transaction; statements 1–${partial.index} of ${partial.count} stay applied and are recorded in a checkpoint`;
     const resume =
       (partial !== undefined && partial.index > 0
-        ? ` Run the command again to resume at statement ${partial.index + 1}.`
-        : ' Run the command again after fixing it.') +
+        ? `, then run the command again: it resumes at statement ${partial.index + 1}.`
+        : ', then run the command again.') +
       (partial?.invalidIndex !== undefined
         ? ` The failed build left the INVALID index ${partial.invalidIndex}; cutover drops it (DROP INDEX CONCURRENTLY) before building it again.`
         : '');
@@ -582,7 +609,7 @@ export class MigrationExecutor {
       `${verb} ${what} failed${statementFailure !== undefined ? ` at statement ${statementFailure.index + 1}` : ''}: ${errorText(error)}${serverDetail}${code === undefined ? '' : ` (SQLSTATE ${code})`}; ${aftermath}.`,
       {
         location,
-        hint: `Fix the migration (or the data it trips on).${resume}${serverHint}${timeoutHint}`,
+        hint: `Correct the migration (or the data it trips on)${resume}${serverHint}${timeoutHint}`,
         details: {
           version: m.version,
           name: m.name,

@@ -132,6 +132,8 @@ describe('Migrator.up', () => {
     await files.write('0001_wrapped.sql', dbmate('BEGIN;\ncreate table w (id int);\nCOMMIT;'));
     const first = await migrator().up();
     expect(first.error).toBeUndefined();
+    expect(first.results[0]).toMatchObject({ status: 'applied', transactional: true });
+    expect(first.results[0]?.nonTransactionalReason).toBeUndefined();
     expect(await tableExists('w')).toBe(true);
     await files.write('0002_first.sql', dbmate('create table x (id int);'));
     await files.write(
@@ -441,7 +443,7 @@ describe('Migrator.up with non-transactional migrations', () => {
     expect(first.error?.code).toBe('MIGRATION_FAILED');
     expect(first.error?.location).toMatch(/0001_steps\.sql:5:13$/);
     expect(first.error?.message).toContain('statements 1–3 of 5 stay applied');
-    expect(first.error?.hint).toContain('resume at statement 4');
+    expect(first.error?.hint).toContain('resumes at statement 4');
     const status = await migrator().status();
     expect(status.migrations[0]).toMatchObject({
       state: 'pending',

@@ -685,6 +685,7 @@ export class Migrator {
       for (let i = 0; i < steps.length; i++) {
         const step = steps[i] as PreparedStep & { checkpoint?: CheckpointEntry };
         if (signal?.aborted === true) {
+          await executor.flushWal().catch(() => undefined);
           return {
             results,
             error: new CutoverError(
@@ -698,6 +699,7 @@ export class Migrator {
           };
         }
         if (session.lockLost()) {
+          await executor.flushWal().catch(() => undefined);
           return {
             results,
             error: new CutoverError(
@@ -710,10 +712,13 @@ export class Migrator {
             ),
           };
         }
-        const result = await executor.run(step, step.checkpoint);
+        const result = await executor.run(step, step.checkpoint, {
+          deferFlush: i < steps.length - 1,
+        });
         results[i] = result;
         this.emit({ type: 'migration-end', result });
         if (result.status === 'failed') {
+          await executor.flushWal().catch(() => undefined);
           return { results, ...(result.error === undefined ? {} : { error: result.error }) };
         }
       }

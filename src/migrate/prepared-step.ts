@@ -78,7 +78,7 @@ export async function prepareStep(
       },
     );
   }
-  const base = {
+  const base: Omit<PreparedStep, 'sql' | 'run'> = {
     migration,
     direction,
     file: script.file,
@@ -100,6 +100,19 @@ export async function prepareStep(
       TX_END.test(stripLeadingComments(last.sql))
     ) {
       statements = statements.slice(1, -1);
+      // The file wrapped itself in one transaction: cutover's own transaction
+      // replaces it. The BEGIN was what made the parser mark it non-transactional.
+      if (script.nonTransactionalReason?.startsWith('transaction control') === true) {
+        const blocking = statements.find(
+          (st) => st.nonTransactional !== undefined && !TX_OTHER.test(stripLeadingComments(st.sql)),
+        );
+        if (blocking === undefined) {
+          base.transactional = true;
+          delete base.nonTransactionalReason;
+        } else {
+          base.nonTransactionalReason = `${blocking.nonTransactional ?? ''} cannot run inside a transaction block (line ${blocking.line})`;
+        }
+      }
     }
     for (const s of statements) {
       if (TX_OTHER.test(stripLeadingComments(s.sql)) && !/^\s*begin\s+atomic\b/i.test(s.sql)) {
