@@ -48,7 +48,8 @@ const layouts: Record<MigrationLayout, Record<string, string>> = {
   flyway: {
     'V1__authors.sql': 'create table authors (id int primary key);\n',
     'U1__authors.sql': 'drop table authors;\n',
-    'V1.1__books.sql': 'create table books (id int primary key, author_id int references authors);\n',
+    'V1.1__books.sql':
+      'create table books (id int primary key, author_id int references authors);\n',
     'U1.1__books.sql': 'drop table books;\n',
   },
   prisma: {

@@ -77,7 +77,17 @@ async function importPlanModule(path: string, shown: string): Promise<unknown> {
       { location: shown, hint: 'Fix the module so it imports without errors.', cause: error },
     );
   }
-  const value = module.default ?? module.plan;
+  // A module compiled as CommonJS arrives as { default: { default: plan } }.
+  let value: unknown = module.default ?? module.plan;
+  if (
+    typeof value === 'object' &&
+    value !== null &&
+    'default' in value &&
+    !('phases' in value) &&
+    !('name' in value)
+  ) {
+    value = value.default;
+  }
   if (value === undefined) {
     throw new CutoverError(
       'PLAN_MODULE_FAILED',

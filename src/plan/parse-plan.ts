@@ -255,8 +255,11 @@ function buildPlan(
   issues: PlanIssue[],
   options: ParsePlanOptions,
 ): Plan {
+  // A value whose variable is missing is reported once, not again by the schema.
+  const unresolved = new Set(issues.map((issue) => issue.path));
+  const schemaIssues: PlanIssue[] = [];
   const top = planTopLevelSchema.safeParse(value, { error: friendlyMessage });
-  if (!top.success) collectZodIssues(top.error.issues, [], value, locator, issues);
+  if (!top.success) collectZodIssues(top.error.issues, [], value, locator, schemaIssues);
 
   // Steps are validated one by one, even when the top level has errors, so
   // every problem is reported at once.
@@ -271,7 +274,7 @@ function buildPlan(
       const firstIndex = phaseNames.get(phaseName);
       if (firstIndex !== undefined) {
         const path = ['phases', phaseIndex, 'name'];
-        issues.push({
+        schemaIssues.push({
           path: formatPath(path),
           message: `duplicate phase name "${phaseName}" (also phases[${firstIndex}].name)`,
           ...locator.value(path),
@@ -282,7 +285,7 @@ function buildPlan(
       if (!Array.isArray(phase.steps)) return;
       phase.steps.forEach((step: unknown, index) => {
         const path: Segment[] = ['phases', phaseIndex, 'steps', index];
-        const checked = checkStep(step, path, registry, locator, issues);
+        const checked = checkStep(step, path, registry, locator, schemaIssues);
         if (checked === undefined) return;
         const where = locator.value(path);
         steps.push({
@@ -300,6 +303,7 @@ function buildPlan(
     });
   }
 
+  issues.push(...schemaIssues.filter((issue) => !unresolved.has(issue.path)));
   if (issues.length > 0 || !top.success) throw planInvalid(issues, options.file);
   const parsed = top.data;
   const dir = options.dir ?? process.cwd();
@@ -423,6 +427,7 @@ function normalizeMigrations(
 
 type ZodIssue = z.core.$ZodIssue;
 
+/** `root` is the value at `prefix` (issue paths are relative to it). */
 function collectZodIssues(
   zodIssues: readonly ZodIssue[],
   prefix: readonly Segment[],
@@ -446,12 +451,11 @@ function collectZodIssues(
     if (issue.code === 'invalid_union') {
       const branch = bestUnionBranch(issue.errors);
       if (branch !== undefined) {
-        collectZodIssues(branch, path, root, locator, out);
+        collectZodIssues(branch, path, valueAt(root, issue.path as Segment[]), locator, out);
         continue;
       }
     }
-    const missing =
-      issue.code === 'invalid_type' && valueAt(root, issue.path as Segment[]) === undefined;
+    const missing = valueAt(root, issue.path as Segment[]) === undefined;
     out.push({
       path: formatPath(path),
       message: missing ? 'required' : issue.message,

@@ -35,7 +35,7 @@ export const planMigrationsSchema = z.union(
   [
     z.string().min(1, { error: 'expected a directory' }),
     z.strictObject({
-      dir: z.string().min(1, { error: 'expected a directory' }),
+      dir: z.string().min(1, { error: 'expected a directory' }).default('migrations'),
       layout: z.enum(MIGRATION_LAYOUTS).optional(),
       lockTimeout: durationSchema().optional(),
       statementTimeout: durationSchema().optional(),

@@ -14,3 +14,5 @@ export type { RunEventPayload } from './run-events.js';
 export { createSystemClock } from './system-clock.js';
 export { defaultActor } from './actor.js';
 export { toStoredError } from './stored-error.js';
+export { DESCRIBE_RUN_ID, describePlan } from './describe-plan.js';
+export type { DescribePlanOptions, DescribedStep, PlanDescription } from './describe-plan.js';

@@ -21,6 +21,10 @@ interface WaitCheckpoint {
   deadline: number;
 }
 
+function seconds(ms: number): number {
+  return Math.round(ms / 1000);
+}
+
 /**
  * `wait: { for: 30m }` — waits for a duration (e.g. to watch metrics after a
  * rollout step). The deadline is persisted in the step's checkpoint when the
@@ -59,7 +63,7 @@ export function createWaitStepKind(): StepKind<WaitSpec, WaitOutput> {
         if (left <= 0) break;
         await ctx.clock.sleep(left, ctx.signal);
       }
-      ctx.progress({ done: spec.for, total: spec.for, unit: 'ms' });
+      ctx.progress({ done: seconds(spec.for), total: seconds(spec.for), unit: 's' });
       return { deadline: new Date(deadline).toISOString(), forMs: spec.for };
     },
   };
