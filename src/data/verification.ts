@@ -203,7 +203,7 @@ export async function runVerification(
     try {
       outcome = await inTransaction(pool, check, options.signal, (client) =>
         'sql' in check
-          ? runSqlCheck(client, check)
+          ? runSqlCheck(client, check, base.severity)
           : 'counts' in check
             ? runCountsCheck(client, check)
             : runCompareCheck(client, check),
@@ -226,9 +226,11 @@ export async function runVerification(
     options.onProgress?.(results.length, checks.length, result);
   }
   const failed = results.filter((r) => !r.passed);
-  const recommendations = failed.map(
-    (r) => `${r.name}: ${r.recommendation ?? defaultRecommendation(r)}`,
-  );
+  // Info checks are findings, not problems: they recommend only what their author wrote.
+  const recommendations = failed.flatMap((r) => {
+    const text = r.recommendation ?? (r.severity === 'info' ? undefined : defaultRecommendation(r));
+    return text === undefined ? [] : [`${r.name}: ${text}`];
+  });
   return {
     passed: !failed.some((r) => r.severity === 'critical'),
     critical: failed.filter((r) => r.severity === 'critical'),
@@ -281,9 +283,18 @@ async function inTransaction<T>(
   }
 }
 
+/** `{a: 1, b: x}` — a short view of a row for messages. */
+function previewRow(row: Record<string, unknown>): string {
+  const text = Object.entries(jsonSafe(row))
+    .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(', ');
+  return `{${text.length > 120 ? `${text.slice(0, 117)}…` : text}}`;
+}
+
 async function runSqlCheck(
   client: pg.PoolClient,
   check: SqlCheck,
+  severity: Severity,
 ): Promise<Pick<CheckResult, 'passed' | 'message' | 'details'>> {
   const result = await client.query<Record<string, unknown>>(check.sql);
   const rows = result.rows;
@@ -291,11 +302,15 @@ async function runSqlCheck(
   const allTrue = result.fields.length === 1 && rows.every((row) => Object.values(row)[0] === true);
   if (allTrue) return { passed: true, message: 'The query returned true.' };
   const single = result.fields.length === 1 && rows.length === 1;
+  const preview = rows
+    .slice(0, 3)
+    .map((row) => previewRow(row))
+    .join(', ');
   return {
     passed: false,
     message: single
       ? `The query returned ${JSON.stringify(Object.values(rows[0] ?? {})[0] ?? null)} instead of true.`
-      : `The query returned ${rows.length} row${rows.length === 1 ? '' : 's'} (expected none, or true).`,
+      : `The query returned ${rows.length} row${rows.length === 1 ? '' : 's'}${severity === 'info' ? '' : ' (expected none, or true)'}: ${preview}${rows.length > 3 ? ', …' : ''}.`,
     details: { rowCount: rows.length, rows: rows.slice(0, 10).map(jsonSafe) },
   };
 }
