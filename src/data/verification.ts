@@ -8,7 +8,7 @@ import { quoteIdent, resolveTable, type Queryable } from './identifiers.js';
 import { systemClock } from './system-clock.js';
 
 /** How bad a failed check is: `critical` fails the verification (and the step). */
-export type Severity = 'critical' | 'warning' | 'info';
+export type CheckSeverity = 'critical' | 'warning' | 'info';
 
 const severitySchema = z.enum(['critical', 'warning', 'info']);
 const text = z.string().trim().min(1);
@@ -88,10 +88,10 @@ export interface KeyDifference {
 }
 
 /** The result of one check. */
-export interface CheckResult {
+export interface VerificationCheckResult {
   name: string;
   kind: 'sql' | 'counts' | 'compare';
-  severity: Severity;
+  severity: CheckSeverity;
   passed: boolean;
   /** One sentence: what was found. */
   message: string;
@@ -110,12 +110,12 @@ export interface CheckResult {
 export interface VerificationReport {
   /** True when no critical check failed. */
   passed: boolean;
-  critical: CheckResult[];
-  warnings: CheckResult[];
-  info: CheckResult[];
+  critical: VerificationCheckResult[];
+  warnings: VerificationCheckResult[];
+  info: VerificationCheckResult[];
   /** What to do, one line per failed check. */
   recommendations: string[];
-  checks: CheckResult[];
+  checks: VerificationCheckResult[];
   durationMs: number;
 }
 
@@ -125,7 +125,7 @@ export interface VerificationOptions {
   signal?: AbortSignal;
   clock?: Clock;
   /** Called after each check with checks done / total. */
-  onProgress?(done: number, total: number, last: CheckResult): void;
+  onProgress?(done: number, total: number, last: VerificationCheckResult): void;
 }
 
 function checkName(check: VerificationCheck): string {
@@ -184,7 +184,7 @@ export async function runVerification(
 ): Promise<VerificationReport> {
   const clock = options.clock ?? systemClock;
   const started = clock.now();
-  const results: CheckResult[] = [];
+  const results: VerificationCheckResult[] = [];
   for (const check of checks) {
     options.signal?.throwIfAborted();
     const checkStart = clock.now();
@@ -199,7 +199,7 @@ export async function runVerification(
       severity: check.severity ?? 'critical',
       ...(check.recommendation === undefined ? {} : { recommendation: check.recommendation }),
     };
-    let outcome: Pick<CheckResult, 'passed' | 'message' | 'details' | 'differences'>;
+    let outcome: Pick<VerificationCheckResult, 'passed' | 'message' | 'details' | 'differences'>;
     try {
       outcome = await inTransaction(pool, check, options.signal, (client) =>
         'sql' in check
@@ -221,7 +221,11 @@ export async function runVerification(
         },
       };
     }
-    const result: CheckResult = { ...base, ...outcome, durationMs: clock.now() - checkStart };
+    const result: VerificationCheckResult = {
+      ...base,
+      ...outcome,
+      durationMs: clock.now() - checkStart,
+    };
     results.push(result);
     options.onProgress?.(results.length, checks.length, result);
   }
@@ -242,7 +246,7 @@ export async function runVerification(
   };
 }
 
-function defaultRecommendation(result: CheckResult): string {
+function defaultRecommendation(result: VerificationCheckResult): string {
   if (result.details?.error !== undefined)
     return 'Fix the check’s query and run the verification again.';
   switch (result.kind) {
@@ -294,8 +298,8 @@ function previewRow(row: Record<string, unknown>): string {
 async function runSqlCheck(
   client: pg.PoolClient,
   check: SqlCheck,
-  severity: Severity,
-): Promise<Pick<CheckResult, 'passed' | 'message' | 'details'>> {
+  severity: CheckSeverity,
+): Promise<Pick<VerificationCheckResult, 'passed' | 'message' | 'details'>> {
   const result = await client.query<Record<string, unknown>>(check.sql);
   const rows = result.rows;
   if (rows.length === 0) return { passed: true, message: 'The query returned no rows.' };
@@ -318,7 +322,7 @@ async function runSqlCheck(
 async function runCountsCheck(
   client: pg.PoolClient,
   check: CountsCheck,
-): Promise<Pick<CheckResult, 'passed' | 'message' | 'details'>> {
+): Promise<Pick<VerificationCheckResult, 'passed' | 'message' | 'details'>> {
   const source = await asQuery(client, check.counts.source);
   const target = await asQuery(client, check.counts.target);
   const { rows } = await client.query<{ source: string; target: string }>(
@@ -360,7 +364,7 @@ async function shapeOf(client: pg.PoolClient, query: string): Promise<Shape> {
 async function runCompareCheck(
   client: pg.PoolClient,
   check: CompareCheck,
-): Promise<Pick<CheckResult, 'passed' | 'message' | 'details' | 'differences'>> {
+): Promise<Pick<VerificationCheckResult, 'passed' | 'message' | 'details' | 'differences'>> {
   const spec = check.compare;
   const source = await asQuery(client, spec.source);
   const target = await asQuery(client, spec.target);
