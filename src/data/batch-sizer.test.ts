@@ -53,14 +53,18 @@ describe('createBatchSizer', () => {
   });
 
   it('shrinks at once after a slow batch', () => {
-    const sizer = createBatchSizer({
-      initial: 1000,
-      targetMs: 200,
-      min: 10,
-      max: 100_000,
-      smoothing: 1,
-    });
-    expect(sizer.observe(1000, 2000)).toBe(100);
+    const sizer = createBatchSizer({ initial: 1000, targetMs: 200, min: 10, max: 100_000 });
+    expect(sizer.observe(1000, 200)).toBe(1000);
+    // 5x slower: mean 0.2 → 0.4 ms/row, deviation 0 → 0.2: 200 / 0.6 ≈ 333 rows.
+    expect(sizer.observe(1000, 1000)).toBe(333);
+  });
+
+  it('keeps a margin for noisy batches: batches one deviation slower than usual still fit the target', () => {
+    const sizer = createBatchSizer({ initial: 1000, targetMs: 200, min: 10, max: 1_000_000 });
+    // Per-row time alternating 0.8 and 1.2 ms: mean 1, mean deviation ≈ 0.2.
+    for (let i = 0; i < 200; i++) sizer.observe(sizer.size, sizer.size * (i % 2 === 0 ? 0.8 : 1.2));
+    expect(sizer.size * 1.2).toBeLessThanOrEqual(205);
+    expect(sizer.size).toBeGreaterThan(150);
   });
 
   it('keeps the size fixed when the target is 0', () => {

@@ -9,10 +9,15 @@ export interface BatchSizerOptions {
   /** Largest batch, in rows. */
   max: number;
   /**
-   * Weight of the newest observation in the moving average of the time per
-   * row, in (0, 1]. Default 0.5.
+   * Weight of the newest observation in the moving averages of the time per
+   * row and of its deviation, in (0, 1]. Default 0.25 (RFC 6298's 1/4 for the deviation).
    */
   smoothing?: number;
+  /**
+   * How many mean deviations of the time per row a batch must absorb and
+   * still take at most `targetMs`. Default 1; 0 sizes on the mean alone.
+   */
+  deviations?: number;
   /** Largest growth factor from one batch to the next. Default 2. */
   maxGrowth?: number;
 }
@@ -31,24 +36,29 @@ export interface BatchSizer {
 /**
  * A batch sizer in the manner of pt-online-schema-change's `--chunk-time`
  * (Percona Toolkit: "adjust the chunk size dynamically so each data-copy query
- * takes this long to execute", tracking rows per second with an exponentially
- * weighted moving average): it keeps an exponentially weighted moving average
- * of the time per row (weight `smoothing` for the newest batch) and sizes the
- * next batch to `targetMs / msPerRow`, growing at most `maxGrowth`× per batch
- * (a fast batch may be a fluke) but shrinking at once (a slow batch holds
- * locks), always within `[min, max]`.
+ * takes this long to execute"), with the variance-aware estimator TCP uses
+ * for its retransmission timer (Jacobson/Karels, RFC 6298: SRTT and RTTVAR):
+ * it keeps exponentially weighted moving averages of the time per row `m`
+ * and of its mean deviation `d` (weight `smoothing` for the newest batch) and
+ * sizes the next batch to `targetMs / (m + deviations × d)` — so a batch that
+ * runs one mean deviation slower than usual still takes about `targetMs` —,
+ * growing at most `maxGrowth`× per batch (a fast batch may be a fluke) but
+ * shrinking at once (a slow batch holds locks), always within `[min, max]`.
  *
- * With a fixed cost per batch `c` and a cost per row `p`, the size converges
- * to `(targetMs − c) / p`, where a batch takes `targetMs`.
+ * With a steady cost (no deviation), a fixed cost per batch `c` and a cost
+ * per row `p`, the size converges to `(targetMs − c) / p`, where a batch takes
+ * `targetMs`; with noisy costs, batches take less than `targetMs` on average.
  */
 export function createBatchSizer(options: BatchSizerOptions): BatchSizer {
   const min = Math.max(1, Math.floor(options.min));
   const max = Math.max(min, Math.floor(options.max));
   const clamp = (n: number) => Math.min(max, Math.max(min, Math.round(n)));
-  const smoothing = Math.min(1, Math.max(0.01, options.smoothing ?? 0.5));
+  const smoothing = Math.min(1, Math.max(0.01, options.smoothing ?? 0.25));
+  const deviations = Math.max(0, options.deviations ?? 1);
   const maxGrowth = Math.max(1, options.maxGrowth ?? 2);
   let size = clamp(options.initial);
   let msPerRow: number | undefined;
+  let deviation = 0;
   return {
     get size() {
       return size;
@@ -56,9 +66,13 @@ export function createBatchSizer(options: BatchSizerOptions): BatchSizer {
     observe(rows, ms) {
       if (options.targetMs <= 0 || rows <= 0 || !Number.isFinite(ms)) return size;
       const observed = Math.max(ms, 0.001) / rows;
-      msPerRow =
-        msPerRow === undefined ? observed : smoothing * observed + (1 - smoothing) * msPerRow;
-      const ideal = options.targetMs / msPerRow;
+      if (msPerRow === undefined) {
+        msPerRow = observed;
+      } else {
+        deviation = (1 - smoothing) * deviation + smoothing * Math.abs(observed - msPerRow);
+        msPerRow = (1 - smoothing) * msPerRow + smoothing * observed;
+      }
+      const ideal = options.targetMs / (msPerRow + deviations * deviation);
       size = clamp(Math.min(ideal, size * maxGrowth));
       return size;
     },

@@ -72,11 +72,11 @@ export {
   verificationChecksSchema,
 } from './verification.js';
 export type {
-  CheckResult,
+  VerificationCheckResult,
   CompareCheck,
   CountsCheck,
   KeyDifference,
-  Severity,
+  CheckSeverity,
   SqlCheck,
   VerificationCheck,
   VerificationOptions,

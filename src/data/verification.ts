@@ -8,7 +8,7 @@ import { quoteIdent, resolveTable, type Queryable } from './identifiers.js';
 import { systemClock } from './system-clock.js';
 
 /** How bad a failed check is: `critical` fails the verification (and the step). */
-export type Severity = 'critical' | 'warning' | 'info';
+export type CheckSeverity = 'critical' | 'warning' | 'info';
 
 const severitySchema = z.enum(['critical', 'warning', 'info']);
 const text = z.string().trim().min(1);
@@ -88,10 +88,10 @@ export interface KeyDifference {
 }
 
 /** The result of one check. */
-export interface CheckResult {
+export interface VerificationCheckResult {
   name: string;
   kind: 'sql' | 'counts' | 'compare';
-  severity: Severity;
+  severity: CheckSeverity;
   passed: boolean;
   /** One sentence: what was found. */
   message: string;
@@ -110,12 +110,12 @@ export interface CheckResult {
 export interface VerificationReport {
   /** True when no critical check failed. */
   passed: boolean;
-  critical: CheckResult[];
-  warnings: CheckResult[];
-  info: CheckResult[];
+  critical: VerificationCheckResult[];
+  warnings: VerificationCheckResult[];
+  info: VerificationCheckResult[];
   /** What to do, one line per failed check. */
   recommendations: string[];
-  checks: CheckResult[];
+  checks: VerificationCheckResult[];
   durationMs: number;
 }
 
@@ -125,7 +125,7 @@ export interface VerificationOptions {
   signal?: AbortSignal;
   clock?: Clock;
   /** Called after each check with checks done / total. */
-  onProgress?(done: number, total: number, last: CheckResult): void;
+  onProgress?(done: number, total: number, last: VerificationCheckResult): void;
 }
 
 function checkName(check: VerificationCheck): string {
@@ -184,7 +184,7 @@ export async function runVerification(
 ): Promise<VerificationReport> {
   const clock = options.clock ?? systemClock;
   const started = clock.now();
-  const results: CheckResult[] = [];
+  const results: VerificationCheckResult[] = [];
   for (const check of checks) {
     options.signal?.throwIfAborted();
     const checkStart = clock.now();
@@ -199,11 +199,11 @@ export async function runVerification(
       severity: check.severity ?? 'critical',
       ...(check.recommendation === undefined ? {} : { recommendation: check.recommendation }),
     };
-    let outcome: Pick<CheckResult, 'passed' | 'message' | 'details' | 'differences'>;
+    let outcome: Pick<VerificationCheckResult, 'passed' | 'message' | 'details' | 'differences'>;
     try {
       outcome = await inTransaction(pool, check, options.signal, (client) =>
         'sql' in check
-          ? runSqlCheck(client, check)
+          ? runSqlCheck(client, check, base.severity)
           : 'counts' in check
             ? runCountsCheck(client, check)
             : runCompareCheck(client, check),
@@ -221,14 +221,20 @@ export async function runVerification(
         },
       };
     }
-    const result: CheckResult = { ...base, ...outcome, durationMs: clock.now() - checkStart };
+    const result: VerificationCheckResult = {
+      ...base,
+      ...outcome,
+      durationMs: clock.now() - checkStart,
+    };
     results.push(result);
     options.onProgress?.(results.length, checks.length, result);
   }
   const failed = results.filter((r) => !r.passed);
-  const recommendations = failed.map(
-    (r) => `${r.name}: ${r.recommendation ?? defaultRecommendation(r)}`,
-  );
+  // Info checks are findings, not problems: they recommend only what their author wrote.
+  const recommendations = failed.flatMap((r) => {
+    const text = r.recommendation ?? (r.severity === 'info' ? undefined : defaultRecommendation(r));
+    return text === undefined ? [] : [`${r.name}: ${text}`];
+  });
   return {
     passed: !failed.some((r) => r.severity === 'critical'),
     critical: failed.filter((r) => r.severity === 'critical'),
@@ -240,7 +246,7 @@ export async function runVerification(
   };
 }
 
-function defaultRecommendation(result: CheckResult): string {
+function defaultRecommendation(result: VerificationCheckResult): string {
   if (result.details?.error !== undefined)
     return 'Fix the check’s query and run the verification again.';
   switch (result.kind) {
@@ -281,21 +287,34 @@ async function inTransaction<T>(
   }
 }
 
+/** `{a: 1, b: x}` — a short view of a row for messages. */
+function previewRow(row: Record<string, unknown>): string {
+  const text = Object.entries(jsonSafe(row))
+    .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(', ');
+  return `{${text.length > 120 ? `${text.slice(0, 117)}…` : text}}`;
+}
+
 async function runSqlCheck(
   client: pg.PoolClient,
   check: SqlCheck,
-): Promise<Pick<CheckResult, 'passed' | 'message' | 'details'>> {
+  severity: CheckSeverity,
+): Promise<Pick<VerificationCheckResult, 'passed' | 'message' | 'details'>> {
   const result = await client.query<Record<string, unknown>>(check.sql);
   const rows = result.rows;
   if (rows.length === 0) return { passed: true, message: 'The query returned no rows.' };
   const allTrue = result.fields.length === 1 && rows.every((row) => Object.values(row)[0] === true);
   if (allTrue) return { passed: true, message: 'The query returned true.' };
   const single = result.fields.length === 1 && rows.length === 1;
+  const preview = rows
+    .slice(0, 3)
+    .map((row) => previewRow(row))
+    .join(', ');
   return {
     passed: false,
     message: single
       ? `The query returned ${JSON.stringify(Object.values(rows[0] ?? {})[0] ?? null)} instead of true.`
-      : `The query returned ${rows.length} row${rows.length === 1 ? '' : 's'} (expected none, or true).`,
+      : `The query returned ${rows.length} row${rows.length === 1 ? '' : 's'}${severity === 'info' ? '' : ' (expected none, or true)'}: ${preview}${rows.length > 3 ? ', …' : ''}.`,
     details: { rowCount: rows.length, rows: rows.slice(0, 10).map(jsonSafe) },
   };
 }
@@ -303,7 +322,7 @@ async function runSqlCheck(
 async function runCountsCheck(
   client: pg.PoolClient,
   check: CountsCheck,
-): Promise<Pick<CheckResult, 'passed' | 'message' | 'details'>> {
+): Promise<Pick<VerificationCheckResult, 'passed' | 'message' | 'details'>> {
   const source = await asQuery(client, check.counts.source);
   const target = await asQuery(client, check.counts.target);
   const { rows } = await client.query<{ source: string; target: string }>(
@@ -345,7 +364,7 @@ async function shapeOf(client: pg.PoolClient, query: string): Promise<Shape> {
 async function runCompareCheck(
   client: pg.PoolClient,
   check: CompareCheck,
-): Promise<Pick<CheckResult, 'passed' | 'message' | 'details' | 'differences'>> {
+): Promise<Pick<VerificationCheckResult, 'passed' | 'message' | 'details' | 'differences'>> {
   const spec = check.compare;
   const source = await asQuery(client, spec.source);
   const target = await asQuery(client, spec.target);
