@@ -317,6 +317,24 @@ ${journaled('pauser 3')}`);
     expect(await journal('pauser')).toEqual(['pauser 1', 'pauser 3']);
   });
 
+  it('rolls back a failed run on request, compensating the failed step too, without reporting a failure', async () => {
+    const p = plan(`name: failedthenrollback
+onFailure: pause
+phases:
+  - name: a
+    steps:
+${journaled('ftr 1')}      - sql: { up: "select 1/0", down: "select 1" }
+`);
+    const failed = await runner().start(p);
+    expect(failed.outcome).toBe('failed');
+    const rolled = await runner().rollback(failed.run.id);
+    expect(rolled.outcome).toBe('rolled_back');
+    expect(rolled.rolledBackAfterFailure).toBeUndefined();
+    expect(rolled.run.error).toBeUndefined();
+    expect(rolled.steps.map((s) => s.status)).toEqual(['compensated', 'compensated']);
+    expect(await journal('ftr')).toEqual(['ftr 1', 'undo ftr 1']);
+  });
+
   it('keeps a wait deadline across a stop: resume waits only for what is left', async () => {
     const clock = new FakeClock();
     const p = plan(`name: waiter

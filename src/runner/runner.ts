@@ -263,22 +263,28 @@ export class Runner {
           client,
         );
         await this.store.renewLease(resource, this.owner.id, this.ttlMs, { runId }, client);
+        await this.store.appendEvent(
+          {
+            runId,
+            type: 'run.started',
+            actor: this.actor,
+            at,
+            details: {
+              plan: plan.name,
+              planHash: plan.hash,
+              planFile: plan.file ?? null,
+              environment: plan.environment,
+              steps: plan.steps.length,
+              untilPhase: options.untilPhase ?? null,
+              autoApprove: options.autoApprove === true,
+              host: this.owner.host,
+              pid: this.owner.pid,
+            },
+          },
+          client,
+        );
       });
-      await this.event({
-        runId,
-        type: 'run.started',
-        details: {
-          plan: plan.name,
-          planHash: plan.hash,
-          planFile: plan.file ?? null,
-          environment: plan.environment,
-          steps: plan.steps.length,
-          untilPhase: options.untilPhase ?? null,
-          autoApprove: options.autoApprove === true,
-          host: this.owner.host,
-          pid: this.owner.pid,
-        },
-      });
+      await this.emitLast(runId);
     } catch (error) {
       await this.store.releaseLease(resource, this.owner.id).catch(() => undefined);
       throw error;
@@ -335,7 +341,8 @@ export class Runner {
             ...(options.autoApprove === true ? { autoApprove: true } : {}),
             stopRequestedAt: null,
             stopRequestedBy: null,
-            error: null,
+            // A rollback keeps the failure that caused it.
+            ...(run.mode === 'rollback' ? {} : { error: null }),
             updatedAt: this.now(),
           },
           { db: client, fence: this.fence(resource) },
@@ -405,6 +412,8 @@ export class Runner {
             mode: 'rollback',
             stopRequestedAt: null,
             stopRequestedBy: null,
+            // A rollback on request is not a failure; continuing one keeps its cause.
+            ...(run.mode === 'rollback' ? {} : { error: null }),
             updatedAt: this.now(),
           },
           { db: client, fence: this.fence(resource) },
