@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureControlSchema } from '../src/store/control-schema.js';
 import { ControlStore } from '../src/store/control-store.js';
 import type { RunRecord } from '../src/store/run-records.js';
-import { holdStepStart, killHard, runCli, spawnCli } from './helpers/cli-process.js';
+import { killHard, runCli, spawnCli } from './helpers/cli-process.js';
+import { killAt } from './helpers/kill-points.js';
 import { createTestDatabase, type TestDatabase } from './helpers/test-database.js';
 import { waitUntil } from './helpers/wait-until.js';
 
@@ -105,24 +106,12 @@ phases:
 ${journaled('between 1')}${journaled('between 2')}`,
     );
     const c = cli(dir, 'run', '--yes');
-    const proc = spawnCli(c.args, c.options);
-    const run = await runOf('between');
-    // Block the runner right before it records a.2 as started, after a.1 completed.
-    const release = await holdStepStart(db.pool, run.id, 'a.2');
-    try {
-      await waitUntil(() => hasEvent(run.id, 'step.completed', 'a.1'), { what: 'a.1 completed' });
-      await waitUntil(async () => {
-        const { rows } = await db.pool.query(
-          `select 1 from pg_stat_activity where datname = $1 and wait_event_type = 'Lock'
-             and query like 'update cutover.steps%'`,
-          [db.name],
-        );
-        return rows.length > 0;
-      });
-      await killHard(proc);
-    } finally {
-      await release();
-    }
+    const killed = await killAt(
+      { kind: 'before-step', stepId: 'a.2' },
+      { ...c.options, args: c.args, pool: db.pool, database: db.name, planName: 'between' },
+    );
+    const run = (await store.getRun(killed.runId))!;
+    const proc = { pid: killed.pid };
     expect((await store.getSteps(run.id)).map((s) => s.status)).toEqual([
       'completed',
       'completed',
@@ -196,20 +185,11 @@ ${journaled('killmig 1')}`,
       '-- migrate:up\ncreate table km_slow (id int);\nselect pg_sleep(2);\n-- migrate:down\ndrop table km_slow;\n',
     );
     const c = cli(dir, 'run', '--yes');
-    const proc = spawnCli(c.args, c.options);
-    await waitUntil(
-      async () => {
-        const { rows } = await db.pool.query(
-          `select 1 from pg_stat_activity where datname = $1 and state = 'active' and query like '%pg_sleep(2)%'
-             and pid <> pg_backend_pid()`,
-          [db.name],
-        );
-        return rows.length > 0;
-      },
-      { what: 'the slow migration' },
+    const killed = await killAt(
+      { kind: 'query', pattern: '%pg_sleep(2)%' },
+      { ...c.options, args: c.args, pool: db.pool, database: db.name, planName: 'kill-migration' },
     );
-    await killHard(proc);
-    const run = await runOf('kill-migration');
+    const run = (await store.getRun(killed.runId))!;
     const r = cli(dir, 'resume', run.id);
     const resumed = await runCli(r.args, r.options);
     expect(resumed.code).toBe(0);
