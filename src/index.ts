@@ -5,4 +5,5 @@
 export * from './errors/index.js';
 export * from './db/index.js';
 export * from './store/index.js';
+export * from './flags/index.js';
 export * from './migrate/index.js';
