@@ -294,9 +294,9 @@ export class MigrationExecutor {
               : undefined;
           throw new PartialFailure(error, i, statements.length, leftInvalid?.qualifiedName);
         }
-        if (i + 1 < statements.length) {
-          await this.saveCheckpoint(step, key, i + 1, hashStatements(statements, i + 1), null);
-        }
+        // Also after the last statement: a crash before the history write then
+        // resumes by just recording it, instead of running that statement again.
+        await this.saveCheckpoint(step, key, i + 1, hashStatements(statements, i + 1), null);
       }
       // All statements done: record the history and drop the checkpoint atomically.
       const outcomes = await this.send([

@@ -2,6 +2,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { createMigrationDir, dbmate, type MigrationDir } from '../../test/helpers/migration-dir.js';
 import { createTestDatabase, type TestDatabase } from '../../test/helpers/test-database.js';
+import { ensureControlSchema } from '../store/index.js';
+import { loadMigrations } from './load-migrations.js';
+import { hashStatements } from './migration-executor.js';
 import { Migrator, type MigratorOptions } from './migrator.js';
 import type { MigrateEvent } from './migrator-types.js';
 
@@ -458,6 +461,28 @@ describe('Migrator.up with non-transactional migrations', () => {
     expect(log.rows.map((r) => r.step)).toEqual([1, 2, 4]);
     const checkpoints = await db.pool.query('select * from cutover.migration_checkpoints');
     expect(checkpoints.rows).toEqual([]);
+  });
+
+  it('only records the migration when a run died after its last statement but before the history write', async () => {
+    await files.write(
+      '0001_idx.sql',
+      dbmate('create table k (id int);\ncreate index concurrently k_id on k (id);'),
+    );
+    // What a crash right after the last statement leaves: its effects and a full checkpoint.
+    await db.pool.query('create table k (id int)');
+    await db.pool.query('create index concurrently k_id on k (id)');
+    await migrator().status(); // read-only
+    const [m] = await loadMigrations(files.dir);
+    const statements = m?.up.type === 'sql' ? m.up.statements : [];
+    await ensureControlSchema(db.pool);
+    await db.pool.query(
+      `insert into cutover.migration_checkpoints (migration_key, direction, name, statements_done, done_hash) values ('0001', 'up', 'idx', 2, $1)`,
+      [hashStatements(statements, 2)],
+    );
+    const result = await migrator().up();
+    expect(result.error).toBeUndefined();
+    expect(result.results[0]).toMatchObject({ status: 'applied', resumedAtStatement: 2 });
+    expect((await history()).map((h) => h.version)).toEqual(['0001']);
   });
 
   it('refuses to resume when statements that already ran were edited since', async () => {
