@@ -151,6 +151,21 @@ describe('native (dbmate) layout', () => {
     expect(error.message).toContain(join(dir, '1_b.sql'));
   });
 
+  it('parses the sections separately when the last up statement has no semicolon', async () => {
+    const dir = await tree({
+      '0001_a.sql': '-- migrate:up\nselect 1\n-- migrate:down\nselect 2\n',
+    });
+    const [m] = await loadMigrations(dir);
+    expect(sql(m?.up).statements.map((st) => st.sql)).toEqual(['select 1']);
+    expect(sql(m?.down).statements).toMatchObject([{ sql: 'select 2', line: 4 }]);
+    // Valid only when read across the marker: each section must stand alone, as in dbmate.
+    const across = await tree({
+      '0001_b.sql': '-- migrate:up\nselect 1\n-- migrate:down\nunion select 2;\n',
+    });
+    const error = await failure(loadMigrations(across));
+    expect(error.location).toBe(`${join(across, '0001_b.sql')}:4:1`);
+  });
+
   it('ignores a byte-order mark at the start of a file', async () => {
     const dir = await tree({
       '0001_bom.sql': '\ufeff-- migrate:up\nselect 1;\n',

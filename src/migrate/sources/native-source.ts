@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 
 import { checksumOf } from '../checksum.js';
-import type { Migration, MigrationSource, SqlScript } from '../migration.js';
+import type { Migration, MigrationSource, SqlScript, SqlStatement } from '../migration.js';
 import { splitStatements } from '../split-statements.js';
 import {
   candidateEntries,
@@ -138,7 +138,10 @@ export function parseNativeFile(file: string, text: string): { up: SqlScript; do
       'Put the up section first.',
     );
   }
-  const outside = splitStatements(text.slice(0, up.lineStart), file, 0, text)[0];
+  const upEnd = down?.lineStart ?? text.length;
+  const sections = splitOnce(file, text, up, upEnd, down);
+  const outside =
+    sections?.outside ?? splitStatements(text.slice(0, up.lineStart), file, 0, text)[0];
   if (outside !== undefined) {
     throw parseError(
       file,
@@ -148,17 +151,61 @@ export function parseNativeFile(file: string, text: string): { up: SqlScript; do
       'Move it into the up or down section.',
     );
   }
-  const upEnd = down?.lineStart ?? text.length;
-  const upScript = section(file, text, up, upEnd);
+  const upScript = section(file, text, up, upEnd, sections?.up);
   const result: { up: SqlScript; down?: SqlScript } = { up: upScript };
   if (down !== undefined) {
-    const downScript = section(file, text, down, text.length);
+    const downScript = section(file, text, down, text.length, sections?.down);
     if (downScript.statements.length > 0) result.down = downScript;
   }
   return result;
 }
 
-function section(file: string, text: string, marker: Marker, end: number): SqlScript {
+/**
+ * Fast path: parses the whole file once and assigns the statements to the
+ * sections by position (the markers are comments to the parser). Undefined
+ * when the file does not parse as a whole or a statement runs across a
+ * marker line (e.g. a missing semicolon before `-- migrate:down`): the
+ * sections are then parsed one by one, as dbmate reads them, for exact errors.
+ */
+function splitOnce(
+  file: string,
+  text: string,
+  up: Marker,
+  upEnd: number,
+  down: Marker | undefined,
+): { outside?: SqlStatement; up: SqlStatement[]; down: SqlStatement[] } | undefined {
+  let all: SqlStatement[];
+  try {
+    all = splitStatements(text, file);
+  } catch {
+    return undefined;
+  }
+  const result: { outside?: SqlStatement; up: SqlStatement[]; down: SqlStatement[] } = {
+    up: [],
+    down: [],
+  };
+  const boundaries = [
+    up.lineStart,
+    up.sectionStart,
+    ...(down === undefined ? [] : [down.lineStart, down.sectionStart]),
+  ];
+  for (const statement of all) {
+    const end = statement.offset + statement.sql.length;
+    if (boundaries.some((b) => statement.offset < b && b < end)) return undefined;
+    if (statement.offset < up.lineStart) result.outside ??= statement;
+    else if (statement.offset < upEnd) result.up.push(statement);
+    else result.down.push(statement);
+  }
+  return result;
+}
+
+function section(
+  file: string,
+  text: string,
+  marker: Marker,
+  end: number,
+  statements: SqlStatement[] | undefined,
+): SqlScript {
   const optOut = marker.transactional
     ? undefined
     : `the \`-- migrate:${marker.direction} transaction:false\` option (dbmate) opts out of the transaction`;
@@ -166,6 +213,7 @@ function section(file: string, text: string, marker: Marker, end: number): SqlSc
     text: text.slice(marker.sectionStart, end),
     baseOffset: marker.sectionStart,
     ...(optOut === undefined ? {} : { optOut }),
+    ...(statements === undefined ? {} : { statements }),
   });
 }
 

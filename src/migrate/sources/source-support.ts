@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 import { CutoverError } from '../../errors/index.js';
 import { compareVersions } from '../compare-versions.js';
-import type { Migration, MigrationLayout, SqlScript } from '../migration.js';
+import type { Migration, MigrationLayout, SqlScript, SqlStatement } from '../migration.js';
 import { splitStatements } from '../split-statements.js';
 import { offsetToLineColumn } from '../text-position.js';
 
@@ -105,14 +105,21 @@ export async function readText(file: string): Promise<string> {
  * Builds a SQL script from `text` (the whole file, or the section of it that
  * starts at `baseOffset`). Not transactional when a statement cannot run in a
  * transaction block, or when `optOut` (dbmate `transaction:false`) is given.
+ * `statements`, when given, are the already split statements of that text.
  */
 export function sqlScript(
   file: string,
   fileText: string,
-  options: { text?: string; baseOffset?: number; optOut?: string } = {},
+  options: {
+    text?: string;
+    baseOffset?: number;
+    optOut?: string;
+    statements?: SqlStatement[];
+  } = {},
 ): SqlScript {
   const text = options.text ?? fileText;
-  const statements = splitStatements(text, file, options.baseOffset ?? 0, fileText);
+  const statements =
+    options.statements ?? splitStatements(text, file, options.baseOffset ?? 0, fileText);
   const blocking = statements.find((s) => s.nonTransactional !== undefined);
   const script: SqlScript = { type: 'sql', file, fileText, statements, transactional: true };
   if (options.optOut !== undefined) {
