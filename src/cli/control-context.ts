@@ -16,6 +16,17 @@ export function cliRegistry(): StepKindRegistry {
   return createStepKindRegistry(builtinStepKinds());
 }
 
+/** True when neither `--database-url` nor `DATABASE_URL` gives the database (the plan's is used). */
+export function usesPlanDatabase(
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): boolean {
+  return (
+    (flag === undefined || flag === '') &&
+    (env.DATABASE_URL === undefined || env.DATABASE_URL === '')
+  );
+}
+
 /** An open connection to the target database with cutover's control schema ready. */
 export interface ControlHandle {
   url: string;

@@ -1,4 +1,4 @@
-export { DEFAULT_PLAN_FILE, loadPlan } from './load-plan.js';
+export { DEFAULT_PLAN_FILE, loadPlan, planDatabase } from './load-plan.js';
 export type { LoadPlanOptions } from './load-plan.js';
 export { formatIssue, formatPath, parsePlanSource, parsePlanValue } from './parse-plan.js';
 export type { ParsePlanOptions, PlanIssue } from './parse-plan.js';

@@ -114,3 +114,25 @@ function displayName(path: string, cwd: string): string {
   const rel = relative(cwd, path);
   return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
 }
+
+/**
+ * The plan's database URL for a command that has no `--database-url` and no
+ * `DATABASE_URL`: `plan.database`, or undefined when the plan names none.
+ *
+ * @throws CutoverError `PLAN_ENV_MISSING` (config) when `database` uses
+ *   environment variables that are not set.
+ */
+export function planDatabase(plan: Plan): string | undefined {
+  const unresolved = plan.databaseUnresolved;
+  if (unresolved === undefined) return plan.database;
+  const names = unresolved.variables.join(', ');
+  throw new CutoverError(
+    'PLAN_ENV_MISSING',
+    'config',
+    `The plan's database uses the environment variable${unresolved.variables.length === 1 ? '' : 's'} ${names}, which ${unresolved.variables.length === 1 ? 'is' : 'are'} not set.`,
+    {
+      location: unresolved.location,
+      hint: `Set ${names}, or give the database with --database-url or DATABASE_URL.`,
+    },
+  );
+}

@@ -9,7 +9,7 @@ import { defaultStepKinds } from '../steps/default-step-kinds.js';
 import type { StepKind } from '../steps/step-kind.js';
 import { createStepKindRegistry } from '../steps/step-kind-registry.js';
 import { interpolate } from './interpolate.js';
-import { loadPlan } from './load-plan.js';
+import { loadPlan, planDatabase } from './load-plan.js';
 import { parsePlanSource, type PlanIssue } from './parse-plan.js';
 import { planJsonSchema } from './plan-schema.js';
 
@@ -307,7 +307,7 @@ phases:
   it('names each missing variable and where it is used', () => {
     const issues = issuesOf(
       `name: p
-database: \${DATABASE_URL}
+environment: \${ENV_NAME}
 phases:
   - name: a
     steps:
@@ -315,9 +315,27 @@ phases:
 `,
     );
     expect(brief(issues)).toEqual([
-      '2:11 database: environment variable DATABASE_URL is not set',
+      '2:14 environment: environment variable ENV_NAME is not set',
       '6:28 phases[0].steps[0].notify.webhook: environment variable SLACK_URL is not set',
     ]);
+  });
+
+  it('accepts an unset variable in database until the database is needed', () => {
+    const parsed = plan(
+      `name: p
+database: \${DATABASE_URL}
+phases: [{ name: a, steps: [{ wait: { for: 1s } }] }]
+`,
+      {},
+    );
+    expect(parsed.database).toBeUndefined();
+    expect(parsed.databaseUnresolved).toEqual({
+      variables: ['DATABASE_URL'],
+      location: 'cutover.yaml:2:11',
+    });
+    expect(() => planDatabase(parsed)).toThrow(
+      expect.objectContaining({ code: 'PLAN_ENV_MISSING', location: 'cutover.yaml:2:11' }),
+    );
   });
 
   it('leaves strings without references unchanged (property)', () => {

@@ -255,8 +255,12 @@ function buildPlan(
   issues: PlanIssue[],
   options: ParsePlanOptions,
 ): Plan {
+  // `database` may name a variable that is not set when the command gets the
+  // URL elsewhere (--database-url, DATABASE_URL): kept aside, not an error here.
+  const databaseIssues = issues.filter((issue) => issue.path === 'database');
+  issues.splice(0, issues.length, ...issues.filter((issue) => issue.path !== 'database'));
   // A value whose variable is missing is reported once, not again by the schema.
-  const unresolved = new Set(issues.map((issue) => issue.path));
+  const unresolved = new Set([...issues, ...databaseIssues].map((issue) => issue.path));
   const schemaIssues: PlanIssue[] = [];
   const top = planTopLevelSchema.safeParse(value, { error: friendlyMessage });
   if (!top.success) collectZodIssues(top.error.issues, [], value, locator, schemaIssues);
@@ -327,9 +331,24 @@ function buildPlan(
   }));
   const migrations = normalizeMigrations(parsed.migrations, dir);
   const database =
-    parsed.database === undefined || parsed.database.trim() === ''
+    databaseIssues.length > 0 || parsed.database === undefined || parsed.database.trim() === ''
       ? undefined
       : parsed.database.trim();
+  const firstDatabaseIssue = databaseIssues[0];
+  const databaseUnresolved =
+    firstDatabaseIssue === undefined
+      ? undefined
+      : {
+          variables: databaseIssues.map((issue) =>
+            issue.message.replace(/^environment variable (\S+) is not set$/, '$1'),
+          ),
+          location:
+            options.file === undefined
+              ? 'database'
+              : firstDatabaseIssue.line === undefined
+                ? `${options.file}:database`
+                : `${options.file}:${firstDatabaseIssue.line}:${firstDatabaseIssue.column}`,
+        };
   const hashed = {
     name: parsed.name,
     environment: parsed.environment,
@@ -346,6 +365,7 @@ function buildPlan(
   return {
     name: parsed.name,
     ...(database === undefined ? {} : { database }),
+    ...(databaseUnresolved === undefined ? {} : { databaseUnresolved }),
     ...(migrations === undefined ? {} : { migrations }),
     environment: parsed.environment,
     onFailure: parsed.onFailure,

@@ -87,6 +87,12 @@ export interface Plan {
   name: string;
   /** Database URL after interpolation, when the plan names one. */
   database?: string;
+  /**
+   * Set when `database` uses `${VAR}`s that are not set: not an error while
+   * the URL comes from elsewhere (`--database-url`, `DATABASE_URL`); callers
+   * that need the plan's database report it (see `planDatabase`).
+   */
+  databaseUnresolved?: { variables: string[]; location: string };
   migrations?: PlanMigrations;
   /** Environment name. Default `development`. */
   environment: string;

@@ -1,10 +1,16 @@
 import { relative } from 'node:path';
 import type { Command } from 'commander';
 import { redactDatabaseUrl } from '../../db/index.js';
-import { formatDuration, loadPlan, planJsonSchema, type Plan } from '../../plan/index.js';
+import {
+  formatDuration,
+  loadPlan,
+  planDatabase,
+  planJsonSchema,
+  type Plan,
+} from '../../plan/index.js';
 import { describePlan, type PlanDescription } from '../../runner/index.js';
 import { safeOrigin } from '../../steps/index.js';
-import { cliRegistry, openControl } from '../control-context.js';
+import { cliRegistry, openControl, usesPlanDatabase } from '../control-context.js';
 import type { CommandContext } from '../command-context.js';
 import { EXIT, exitCodeFor } from '../exit-codes.js';
 import { runCommand } from '../run-command.js';
@@ -33,7 +39,7 @@ export function registerPlan(program: Command): void {
         const loaded = await loadPlan(file, { registry, cwd: ctx.cwd });
         const control = await openControl(ctx, {
           flag: flags.databaseUrl,
-          configured: loaded.database,
+          configured: usesPlanDatabase(flags.databaseUrl) ? planDatabase(loaded) : undefined,
         });
         const description = await describePlan(loaded, {
           pool: control.pool,

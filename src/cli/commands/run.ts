@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { redactDatabaseUrl } from '../../db/index.js';
 import { CutoverError } from '../../errors/index.js';
-import { loadPlan, parseDuration } from '../../plan/index.js';
+import { loadPlan, parseDuration, planDatabase } from '../../plan/index.js';
 import {
   Runner,
   approveStep,
@@ -13,7 +13,12 @@ import {
   type RunResult,
 } from '../../runner/index.js';
 import type { ControlHandle } from '../control-context.js';
-import { cliRegistry, configuredDatabase, openControl } from '../control-context.js';
+import {
+  cliRegistry,
+  configuredDatabase,
+  openControl,
+  usesPlanDatabase,
+} from '../control-context.js';
 import type { CommandContext } from '../command-context.js';
 import { EXIT, exitCodeFor } from '../exit-codes.js';
 import { runJson, shortId, stepsTable } from '../format-run.js';
@@ -71,7 +76,7 @@ export function registerRun(program: Command): void {
         }
         const control = await openControl(ctx, {
           flag: flags.databaseUrl,
-          configured: plan.database,
+          configured: usesPlanDatabase(flags.databaseUrl) ? planDatabase(plan) : undefined,
         });
         if (flags.dryRun === true) {
           const description = await describePlan(plan, {
