@@ -4,5 +4,10 @@
  */
 export * from './errors/index.js';
 export * from './db/index.js';
+export * from './store/index.js';
 export * from './flags/index.js';
 export * from './migrate/index.js';
+export * from './plan/index.js';
+export * from './steps/index.js';
+export * from './runner/index.js';
+export * from './data/index.js';

@@ -52,3 +52,15 @@ export {
   describeLockMode,
   strongerLock,
 } from './analyze-statement.js';
+
+// The migrator (executor): history, locking, safe execution, adoption.
+export { Migrator } from './migrator.js';
+export type { BaselineResult, DownOptions, MigratorOptions, UpOptions } from './migrator.js';
+export type * from './migrator-types.js';
+export type { AdoptResult, AdoptTool, AdoptedEntry } from './adopt-history.js';
+export { flywayChecksum, prismaChecksumMatches } from './adopt-history.js';
+export type { CreatedMigration } from './create-migration.js';
+export { MIGRATION_LOCK_KEY, findLockHolders } from './migration-lock.js';
+export { findBlockingSessions } from './blocking-sessions.js';
+export { backoffDelay } from './backoff.js';
+export type { BackoffOptions } from './backoff.js';

@@ -1,0 +1,140 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { backoffDelay } from './backoff.js';
+import { compareVersions } from './compare-versions.js';
+import type { HistoryEntry } from './history.js';
+import type { Migration, MigrationLayout } from './migration.js';
+import { computeStatus, validateStatus, versionKey } from './migration-status.js';
+
+const layouts: MigrationLayout[] = ['native', 'golang-migrate', 'flyway', 'prisma', 'typescript'];
+const integerVersion = fc.stringMatching(/^[0-9]{1,16}$/);
+const flywayVersion = fc
+  .array(fc.stringMatching(/^[0-9]{1,4}$/), { minLength: 1, maxLength: 4 })
+  .chain((parts) => fc.constantFrom('.', '_').map((sep) => parts.join(sep)));
+
+function migration(version: string | undefined, name: string, checksum = `sum-${name}`): Migration {
+  const file = `/m/${version ?? 'R'}_${name}.sql`;
+  return {
+    version,
+    name,
+    layout: 'native',
+    kind: version === undefined ? 'repeatable' : 'versioned',
+    checksum,
+    up: { type: 'sql', file, fileText: '', statements: [], transactional: true },
+    files: [file],
+  };
+}
+
+function row(version: string | null, name: string, checksum: string, id: number): HistoryEntry {
+  return {
+    id,
+    version,
+    name,
+    kind: version === null ? 'repeatable' : 'versioned',
+    checksum,
+    appliedAt: new Date(0),
+    executionMs: 1,
+    appliedBy: 't',
+    runId: null,
+    source: 'cutover',
+  };
+}
+
+describe('versionKey', () => {
+  it('gives two versions the same key exactly when compareVersions says they are equal (property)', () => {
+    for (const layout of layouts) {
+      const version = layout === 'flyway' ? flywayVersion : integerVersion;
+      fc.assert(
+        fc.property(version, version, (a, b) => {
+          expect(versionKey(a, layout) === versionKey(b, layout)).toBe(
+            compareVersions(a, b, layout) === 0,
+          );
+        }),
+      );
+    }
+  });
+});
+
+describe('computeStatus', () => {
+  it('lists every file and every history row exactly once, in version order (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.integer({ min: 1, max: 60 }), { maxLength: 12 }),
+        fc.uniqueArray(fc.integer({ min: 1, max: 60 }), { maxLength: 12 }),
+        (fileVersions, appliedVersions) => {
+          const migrations = fileVersions
+            .sort((a, b) => a - b)
+            .map((v) => migration(String(v).padStart(4, '0'), `m${v}`));
+          const history = appliedVersions.map((v, i) =>
+            row(String(v).padStart(4, '0'), `m${v}`, `sum-m${v}`, i + 1),
+          );
+          const report = computeStatus(migrations, history, [], 'native');
+          const versions = report.migrations.map((e) => Number(e.version));
+          expect(versions).toEqual(
+            [...new Set([...fileVersions, ...appliedVersions])].sort((a, b) => a - b),
+          );
+          for (const e of report.migrations) {
+            const inFiles = fileVersions.includes(Number(e.version));
+            const inHistory = appliedVersions.includes(Number(e.version));
+            expect(e.state).toBe(inFiles ? (inHistory ? 'applied' : 'pending') : 'missing');
+            if (e.state === 'pending') {
+              expect(e.outOfOrder === true).toBe(
+                appliedVersions.some((v) => v > Number(e.version)),
+              );
+            }
+          }
+        },
+      ),
+    );
+  });
+
+  it('matches versions numerically, so 0002 in the history is 2 in the files', () => {
+    const report = computeStatus(
+      [migration('2', 'b')],
+      [row('0002', 'b', 'sum-b', 1)],
+      [],
+      'golang-migrate',
+    );
+    expect(report.migrations.map((e) => e.state)).toEqual(['applied']);
+  });
+
+  it('puts repeatables last and marks a changed one pending, not modified', () => {
+    const report = computeStatus(
+      [migration('1', 'a'), migration(undefined, 'view', 'new')],
+      [row('1', 'a', 'sum-a', 1), row(null, 'view', 'old', 2)],
+      [],
+      'flyway',
+    );
+    expect(report.migrations.map((e) => [e.name, e.state, e.changed])).toEqual([
+      ['a', 'applied', undefined],
+      ['view', 'pending', true],
+    ]);
+    expect(validateStatus(report).ok).toBe(true);
+  });
+});
+
+describe('backoffDelay', () => {
+  it('stays within [d/2, d) where d = min(max, base·2^retry) (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 40 }),
+        fc.integer({ min: 1, max: 5000 }),
+        fc.integer({ min: 1, max: 60000 }),
+        fc.double({ min: 0, max: 0.999999, noNaN: true }),
+        (retry, base, max, r) => {
+          const d = Math.min(max, base * 2 ** retry);
+          const delay = backoffDelay(retry, { baseMs: base, maxMs: max, random: () => r });
+          expect(delay).toBeGreaterThanOrEqual(Math.floor(d / 2));
+          expect(delay).toBeLessThanOrEqual(d);
+        },
+      ),
+    );
+  });
+
+  it('grows with the retry number until the cap', () => {
+    const opts = { baseMs: 100, maxMs: 1000, random: () => 0 };
+    expect([0, 1, 2, 3, 4, 5].map((n) => backoffDelay(n, opts))).toEqual([
+      50, 100, 200, 400, 500, 500,
+    ]);
+  });
+});
