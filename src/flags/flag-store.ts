@@ -587,7 +587,7 @@ function parseImportDocument(document: unknown): Flag[] {
   const list: unknown = Array.isArray(document)
     ? document
     : typeof document === 'object' && document !== null && 'flags' in document
-      ? (document).flags
+      ? document.flags
       : undefined;
   const prefix = Array.isArray(document) ? '' : 'flags';
   if (!Array.isArray(list)) {
