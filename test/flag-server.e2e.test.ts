@@ -34,7 +34,8 @@ function openStream(url: string, token: string) {
       fetch(input, { ...init, headers: { ...init?.headers, authorization: token } }),
   });
   source.addEventListener('features', (event) => {
-    events.push({ id: event.lastEventId, data: JSON.parse(event.data) as ClientFeaturesResponse });
+    const { data, lastEventId } = event as unknown as { data: string; lastEventId: string };
+    events.push({ id: lastEventId, data: JSON.parse(data) as ClientFeaturesResponse });
   });
   const rolloutOf = (key: string): string | number | undefined =>
     events.at(-1)?.data.features.find((f) => f.name === key)?.strategies[0]?.parameters?.rollout;

@@ -1,4 +1,4 @@
-import type { Flag } from './model.js';
+import type { Flag, Segment } from './model.js';
 import type { TagFilter } from './flag-mutations.js';
 
 /**
@@ -80,9 +80,21 @@ export interface FlagVersion {
   createdAt: Date;
 }
 
+/** The result of a segment change. */
+export interface SegmentChange {
+  id: number;
+  /** The segment after the change; null when deleted. */
+  segment: Segment | null;
+  /** False when the segment already was as asked (nothing written). */
+  changed: boolean;
+  /** The global flag revision after the change. */
+  revision: number;
+}
+
 /**
  * The export document (`cutover flags export`, `GET /api/admin/export`):
- * `{ format: 'cutover-flags', version: 1, exportedAt, flags }`, flags sorted by key.
+ * `{ format: 'cutover-flags', version: 1, exportedAt, flags, segments }`,
+ * flags sorted by key, segments by id.
  */
 export interface FlagExport {
   format: 'cutover-flags';
@@ -90,6 +102,7 @@ export interface FlagExport {
   /** ISO date-time. */
   exportedAt: string;
   flags: Flag[];
+  segments: Segment[];
 }
 
 /** Options of {@link FlagAdmin.import}. */
@@ -173,12 +186,27 @@ export interface FlagAdmin {
   /** Every flag as an {@link FlagExport} document. */
   export(): Promise<FlagExport>;
   /**
-   * Imports an {@link FlagExport} document (or `{ flags: [...] }`, or an
-   * array of flags) in one transaction: every flag is validated first, and
-   * all problems are reported together (`FLAG_INVALID`, paths like
-   * `flags[2].environments.production.strategies[0].name`); nothing is written
-   * unless all are valid. Returns one change per flag (and per deletion in
-   * `replace` mode).
+   * Imports an {@link FlagExport} document (or `{ flags: [...], segments?:
+   * [...] }`, or an array of flags) in one transaction: segments first
+   * (created or replaced), then flags. Everything is validated first and all
+   * problems are reported together (`FLAG_INVALID`, paths like
+   * `$.flags[2].environments.production.strategies[0].name`); nothing is
+   * written unless all are valid. Returns one change per flag (and per
+   * deletion in `replace` mode, which deletes flags only, not segments).
    */
   import(document: unknown, options: ImportOptions): Promise<FlagChange[]>;
+  /** Every segment (reusable constraint sets referenced by strategies' `segments`), by id. */
+  listSegments(): Promise<Segment[]>;
+  /**
+   * Creates or replaces the segment with the input's `id` (validated with
+   * `parseSegment`). Segments are sent to every environment, so every
+   * environment's revision moves.
+   * @throws `FLAG_INVALID`
+   */
+  putSegment(input: unknown, meta: ChangeMeta): Promise<SegmentChange>;
+  /**
+   * Deletes a segment.
+   * @throws `SEGMENT_NOT_FOUND` (not_found), `SEGMENT_IN_USE` (refused) while a flag references it
+   */
+  deleteSegment(id: number, meta: ChangeMeta): Promise<SegmentChange>;
 }

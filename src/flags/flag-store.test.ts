@@ -94,7 +94,7 @@ describe('FlagStore', () => {
     const error = await rejection(store.create(bad, actor));
     expect(error.code).toBe('FLAG_INVALID');
     const issues = error.details?.issues as { path: string }[];
-    expect(issues.map((i) => i.path)).toContain('environments.production.enabled');
+    expect(issues.map((i) => i.path)).toContain('$.environments.production.enabled');
     expect(await store.find('bad')).toBeUndefined();
   });
 
@@ -280,7 +280,7 @@ describe('FlagStore', () => {
       const error = await rejection(target.import(broken, actor));
       expect(error.code).toBe('FLAG_INVALID');
       const paths = (error.details?.issues as { path: string }[]).map((i) => i.path);
-      expect(paths).toContain(`flags[${exported.flags.length}].environments.p.enabled`);
+      expect(paths).toContain(`$.flags[${exported.flags.length}].environments.p.enabled`);
       expect(await target.find('x')).toBeUndefined();
 
       const replaced = await target.import(
@@ -292,6 +292,35 @@ describe('FlagStore', () => {
     } finally {
       await other.drop();
     }
+  });
+
+  it('stores segments, validates references to them, serves them in the snapshot and refuses to delete one in use', async () => {
+    const segment = {
+      id: 7,
+      name: 'beta',
+      constraints: [{ contextName: 'userId', operator: 'IN', values: ['a'] }],
+    };
+    const put = await store.putSegment(segment, actor);
+    expect(put).toMatchObject({ id: 7, changed: true });
+    expect(await store.putSegment(segment, actor)).toMatchObject({ changed: false });
+    const withSegment = flag('segmented');
+    const strategy = withSegment.environments.production?.strategies[0];
+    if (strategy !== undefined) strategy.segments = [7];
+    await store.create(withSegment, actor);
+    const dangling = flag('dangling');
+    const other = dangling.environments.production?.strategies[0];
+    if (other !== undefined) other.segments = [99];
+    expect((await rejection(store.create(dangling, actor))).code).toBe('FLAG_INVALID');
+    expect((await store.snapshot()).segments).toEqual([
+      expect.objectContaining({ id: 7, name: 'beta' }),
+    ]);
+    expect(await rejection(store.deleteSegment(7, actor))).toMatchObject({
+      code: 'SEGMENT_IN_USE',
+      category: 'refused',
+    });
+    await store.delete('segmented', actor);
+    expect(await store.deleteSegment(7, actor)).toMatchObject({ segment: null, changed: true });
+    expect((await rejection(store.deleteSegment(7, actor))).code).toBe('SEGMENT_NOT_FOUND');
   });
 
   it('writes every change to the audit log with its actor', async () => {

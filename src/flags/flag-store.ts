@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type pg from 'pg';
 import { CutoverError, isCutoverError } from '../errors/index.js';
-import { flagToFeature } from './interim-eval.js';
+import { flagToFeature } from './flag-to-feature.js';
 import { flagHasTag, withEnabled, withRollout, type TagFilter } from './flag-mutations.js';
 import type {
   ChangeMeta,
@@ -14,9 +14,10 @@ import type {
   FlagVersion,
   ImportOptions,
   ListFilter,
+  SegmentChange,
 } from './flag-store-types.js';
-import type { Flag } from './model.js';
-import { parseFlag } from './interim-eval.js';
+import type { Flag, Segment } from './model.js';
+import { parseFlag, parseSegment } from './parse-flag.js';
 
 /** The LISTEN/NOTIFY channel on which every committed flag or token change is announced. */
 export const FLAG_CHANNEL = 'cutover_flags';
@@ -45,6 +46,8 @@ export interface FlagSnapshot {
   environments: Record<string, number>;
   /** Every flag, sorted by key. */
   flags: Flag[];
+  /** Every segment, sorted by id. */
+  segments: Segment[];
 }
 
 /**
@@ -131,6 +134,10 @@ interface ChangeBatch {
     meta: ChangeMeta,
     details?: Record<string, unknown>,
   ): Promise<FlagChange>;
+  /** Creates or replaces a segment (every environment's payload changes). */
+  putSegment(segment: Segment, meta: ChangeMeta): Promise<SegmentChange>;
+  /** Deletes a segment no flag references. */
+  deleteSegment(id: number, meta: ChangeMeta): Promise<SegmentChange>;
 }
 
 const NOTIFY_LIMIT = 7900;
@@ -317,18 +324,36 @@ class PgFlagStore implements FlagStore {
   }
 
   async export(): Promise<FlagExport> {
-    const records = await this.list();
+    const snapshot = await this.snapshot();
     return {
       format: 'cutover-flags',
       version: 1,
       exportedAt: this.now().toISOString(),
-      flags: records.map((r) => r.flag),
+      flags: snapshot.flags,
+      segments: snapshot.segments,
     };
   }
 
+  async listSegments(): Promise<Segment[]> {
+    const { rows } = await this.pool.query<{ definition: Segment }>(
+      'select definition from cutover.flag_segments order by id',
+    );
+    return rows.map((r) => r.definition);
+  }
+
+  async putSegment(input: unknown, meta: ChangeMeta): Promise<SegmentChange> {
+    const segment = parseSegment(input);
+    return this.batch((batch) => batch.putSegment(segment, meta));
+  }
+
+  async deleteSegment(id: number, meta: ChangeMeta): Promise<SegmentChange> {
+    return this.batch((batch) => batch.deleteSegment(id, meta));
+  }
+
   async import(document: unknown, options: ImportOptions): Promise<FlagChange[]> {
-    const flags = parseImportDocument(document);
+    const { flags, segments } = parseImportDocument(document);
     return this.batch(async (batch, client) => {
+      for (const segment of segments) await batch.putSegment(segment, options);
       const changes: FlagChange[] = [];
       for (const flag of flags) {
         changes.push(await batch.apply(flag.key, 'import', () => flag, options));
@@ -352,10 +377,12 @@ class PgFlagStore implements FlagStore {
       revision: string;
       environments: Record<string, string> | null;
       flags: Flag[] | null;
+      segments: Segment[] | null;
     }>(
       `select s.epoch, s.revision,
               (select json_object_agg(environment, revision) from cutover.flag_environments) as environments,
-              (select json_agg(definition order by key) from cutover.flags) as flags
+              (select json_agg(definition order by key) from cutover.flags) as flags,
+              (select json_agg(definition order by id) from cutover.flag_segments) as segments
          from cutover.flag_state s`,
     );
     const row = rows[0];
@@ -369,6 +396,7 @@ class PgFlagStore implements FlagStore {
       revision: Number(row.revision),
       environments,
       flags: row.flags ?? [],
+      segments: row.segments ?? [],
     };
   }
 
@@ -431,6 +459,16 @@ class PgFlagStore implements FlagStore {
       ).rows.map((r) => r.environment);
       const touched = new Set<string>();
       let changedAny = false;
+      let allEnvironments = false;
+      let segmentIds: Set<number> | undefined;
+      const loadSegmentIds = async (): Promise<Set<number>> => {
+        segmentIds ??= new Set(
+          (await client.query<{ id: number }>('select id from cutover.flag_segments')).rows.map(
+            (r) => r.id,
+          ),
+        );
+        return segmentIds;
+      };
 
       const batch: ChangeBatch = {
         apply: async (key, action, mutate, meta, details) => {
@@ -442,6 +480,9 @@ class PgFlagStore implements FlagStore {
           const current = rows[0]?.definition ?? null;
           const currentVersion = rows[0]?.version ?? 0;
           const next = mutate(current);
+          if (next !== null && referencesSegments(next)) {
+            parseFlag(next, { segmentIds: await loadSegmentIds() });
+          }
           if (isDeepStrictEqual(current, next)) {
             return {
               key,
@@ -513,11 +554,85 @@ class PgFlagStore implements FlagStore {
             environments,
           };
         },
+        putSegment: async (segment, meta) => {
+          const actor = parseActor(meta.actor);
+          const { rows } = await client.query<{ definition: Segment }>(
+            'select definition from cutover.flag_segments where id = $1',
+            [segment.id],
+          );
+          const before = rows[0]?.definition ?? null;
+          if (isDeepStrictEqual(before, segment)) {
+            return { id: segment.id, segment, changed: false, revision: revision - 1 };
+          }
+          await client.query(
+            `insert into cutover.flag_segments (id, definition, updated_at, updated_by)
+             values ($1, $2, $3, $4)
+             on conflict (id) do update set definition = excluded.definition,
+               updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+            [segment.id, JSON.stringify(segment), at, actor],
+          );
+          (await loadSegmentIds()).add(segment.id);
+          await audit(
+            client,
+            at,
+            actor,
+            before === null ? 'segment-create' : 'segment-update',
+            meta,
+            {
+              segment: segment.id,
+            },
+          );
+          changedAny = true;
+          allEnvironments = true;
+          return { id: segment.id, segment, changed: true, revision };
+        },
+        deleteSegment: async (id, meta) => {
+          const actor = parseActor(meta.actor);
+          const { rows: users } = await client.query<{ key: string }>(
+            `select key from cutover.flags
+              where jsonb_path_exists(definition, '$.environments.*.strategies[*].segments[*] ? (@ == $id)', jsonb_build_object('id', $1::int))
+              order by key`,
+            [id],
+          );
+          if (users.length > 0) {
+            throw new CutoverError(
+              'SEGMENT_IN_USE',
+              'refused',
+              `Segment ${id} is used by ${users.length} flag${users.length === 1 ? '' : 's'}: ${users.map((u) => u.key).join(', ')}.`,
+              {
+                location: `segment ${id}`,
+                hint: 'Remove it from those flags first.',
+                details: { flags: users.map((u) => u.key) },
+              },
+            );
+          }
+          const { rowCount } = await client.query(
+            'delete from cutover.flag_segments where id = $1',
+            [id],
+          );
+          if (rowCount === 0) {
+            throw new CutoverError(
+              'SEGMENT_NOT_FOUND',
+              'not_found',
+              `Segment ${id} does not exist.`,
+              {
+                location: `segment ${id}`,
+                hint: 'List the segments with GET /api/admin/segments.',
+              },
+            );
+          }
+          (await loadSegmentIds()).delete(id);
+          await audit(client, at, actor, 'segment-delete', meta, { segment: id });
+          changedAny = true;
+          allEnvironments = true;
+          return { id, segment: null, changed: true, revision };
+        },
       };
 
       const result = await run(batch, client);
       if (changedAny) {
         await client.query('update cutover.flag_state set revision = $1', [revision]);
+        if (allEnvironments) for (const env of known) touched.add(env);
         const envs = [...touched].sort();
         if (envs.length > 0) {
           await client.query(
@@ -529,7 +644,9 @@ class PgFlagStore implements FlagStore {
         }
         await client.query('select pg_notify($1, $2)', [
           FLAG_CHANNEL,
-          notificationPayload(revision, envs),
+          allEnvironments
+            ? JSON.stringify({ type: 'flags', revision, environments: null })
+            : notificationPayload(revision, envs),
         ]);
       }
       await client.query('commit');
@@ -543,10 +660,27 @@ class PgFlagStore implements FlagStore {
   }
 }
 
-/**
- * A deleted flag has version 0 in a {@link FlagChange}; its deletion entry in
- * the history has its own version number.
- */
+function referencesSegments(flag: Flag): boolean {
+  return Object.values(flag.environments).some((env) =>
+    env.strategies.some((s) => (s.segments ?? []).length > 0),
+  );
+}
+
+async function audit(
+  client: pg.PoolClient,
+  at: Date,
+  actor: string,
+  action: string,
+  meta: ChangeMeta,
+  details: Record<string, unknown>,
+): Promise<void> {
+  await client.query(
+    `insert into cutover.flag_events (at, actor, action, reason, details) values ($1, $2, $3, $4, $5)`,
+    [at, actor, action, meta.reason ?? null, JSON.stringify(details)],
+  );
+}
+
+/** The update function of a change that needs the flag to exist. */
 function requireExisting(
   key: string,
   mutate: (flag: Flag) => Flag | null,
@@ -580,50 +714,72 @@ function notificationPayload(revision: number, envs: string[]): string {
 }
 
 /**
- * Reads an import document: `{ format, version, flags }`, `{ flags }` or an
- * array of flags. Validates every flag and reports all issues at once.
+ * Reads an import document: `{ format, version, flags, segments? }`,
+ * `{ flags }` or an array of flags. Validates every flag and segment and
+ * reports all issues at once, with paths from the document's root.
  */
-function parseImportDocument(document: unknown): Flag[] {
+function parseImportDocument(document: unknown): { flags: Flag[]; segments: Segment[] } {
+  const isObject = typeof document === 'object' && document !== null && !Array.isArray(document);
   const list: unknown = Array.isArray(document)
     ? document
-    : typeof document === 'object' && document !== null && 'flags' in document
+    : isObject && 'flags' in document
       ? document.flags
       : undefined;
-  const prefix = Array.isArray(document) ? '' : 'flags';
+  const prefix = Array.isArray(document) ? '$' : '$.flags';
   if (!Array.isArray(list)) {
     throw new CutoverError('FLAG_INVALID', 'config', 'The import document has no list of flags.', {
-      location: 'flags',
+      location: '$.flags',
       hint: 'Give the output of `cutover flags export`: { "format": "cutover-flags", "version": 1, "flags": [...] }.',
-      details: { issues: [{ path: 'flags', message: 'expected an array of flags' }] },
+      details: { issues: [{ path: '$.flags', message: 'expected an array of flags' }] },
     });
   }
   const issues: { path: string; message: string }[] = [];
-  const flags: Flag[] = [];
-  const seen = new Set<string>();
-  list.forEach((item: unknown, index) => {
-    const at = `${prefix}[${index}]`;
+  const collect = <T>(at: string, parse: () => T): T | undefined => {
     try {
-      const flag = parseFlag(item);
-      if (seen.has(flag.key)) {
-        issues.push({ path: `${at}.key`, message: `duplicate key "${flag.key}"` });
-      }
-      seen.add(flag.key);
-      flags.push(flag);
+      return parse();
     } catch (error) {
       if (!isCutoverError(error)) throw error;
       const inner = error.details?.issues;
-      if (Array.isArray(inner)) {
-        for (const issue of inner as { path?: unknown; message?: unknown }[]) {
-          const path = typeof issue.path === 'string' ? issue.path : '';
-          issues.push({
-            path: path === '' ? at : path.startsWith('[') ? `${at}${path}` : `${at}.${path}`,
-            message: typeof issue.message === 'string' ? issue.message : String(issue.message),
-          });
-        }
-      } else {
+      if (!Array.isArray(inner)) {
         issues.push({ path: at, message: error.message });
+        return undefined;
       }
+      for (const issue of inner as { path?: unknown; message?: unknown }[]) {
+        const path = typeof issue.path === 'string' ? issue.path : '$';
+        issues.push({
+          path: `${at}${path.replace(/^\$/, '')}`,
+          message: typeof issue.message === 'string' ? issue.message : String(issue.message),
+        });
+      }
+      return undefined;
     }
+  };
+  const segments: Segment[] = [];
+  const rawSegments: unknown = isObject && 'segments' in document ? document.segments : [];
+  if (!Array.isArray(rawSegments)) {
+    issues.push({ path: '$.segments', message: 'expected an array of segments' });
+  } else {
+    const ids = new Set<number>();
+    rawSegments.forEach((item: unknown, index) => {
+      const at = `$.segments[${index}]`;
+      const segment = collect(at, () => parseSegment(item));
+      if (segment === undefined) return;
+      if (ids.has(segment.id))
+        issues.push({ path: `${at}.id`, message: `duplicate id ${segment.id}` });
+      ids.add(segment.id);
+      segments.push(segment);
+    });
+  }
+  const flags: Flag[] = [];
+  const keys = new Set<string>();
+  list.forEach((item: unknown, index) => {
+    const at = `${prefix}[${index}]`;
+    const flag = collect(at, () => parseFlag(item));
+    if (flag === undefined) return;
+    if (keys.has(flag.key))
+      issues.push({ path: `${at}.key`, message: `duplicate key "${flag.key}"` });
+    keys.add(flag.key);
+    flags.push(flag);
   });
   if (issues.length > 0) {
     throw new CutoverError(
@@ -637,7 +793,7 @@ function parseImportDocument(document: unknown): Flag[] {
       },
     );
   }
-  return flags;
+  return { flags, segments };
 }
 
 function parseActor(actor: unknown): string {

@@ -185,8 +185,8 @@ describe('cutover serve (in-process)', () => {
     const paths = (body.error.details.issues as { path: string }[]).map((i) => i.path);
     expect(paths).toEqual(
       expect.arrayContaining([
-        'environments.production.enabled',
-        'environments.production.strategies[0].name',
+        '$.environments.production.enabled',
+        '$.environments.production.strategies[0].name',
       ]),
     );
     const get = await asAdmin('GET', '/api/admin/flags/broken');
@@ -198,7 +198,7 @@ describe('cutover serve (in-process)', () => {
     const rollout = await asAdmin('POST', '/api/admin/flags/bodies/rollout', { rollout: 150 });
     expect(rollout.statusCode).toBe(400);
     expect(rollout.json<ErrorResponse>().error.details.issues).toEqual([
-      expect.objectContaining({ path: 'rollout' }),
+      expect.objectContaining({ path: '$.rollout' }),
     ]);
     const unknown = await asAdmin('POST', '/api/admin/flags/bodies/enable', { envv: 'production' });
     expect(unknown.statusCode).toBe(400);
@@ -333,7 +333,7 @@ describe('cutover serve (in-process)', () => {
         });
         expect(bad.statusCode).toBe(400);
         expect(bad.json<ErrorResponse>().error.details.issues).toEqual(
-          expect.arrayContaining([expect.objectContaining({ path: 'flags[0].environments' })]),
+          expect.arrayContaining([expect.objectContaining({ path: '$.flags[0].environments' })]),
         );
       } finally {
         await second.close();

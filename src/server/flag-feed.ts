@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { environmentRevision, type FlagSnapshot, type FlagStore } from '../flags/flag-store.js';
 import type { FlagNotification } from '../flags/flag-store.js';
-import { flagsToClientFeatures } from '../flags/interim-eval.js';
+import { flagsToClientFeatures } from '../flags/flag-to-feature.js';
 import type { ClientFeaturesResponse } from '../flags/model.js';
 
 /** One environment's client payload at one revision, serialised once and shared. */
@@ -214,7 +214,7 @@ function payloadOf(cache: Cache, environment: string): EnvironmentPayload {
   if (existing !== undefined) return existing;
   const { snapshot } = cache;
   const revision = environmentRevision(snapshot, environment);
-  const features = flagsToClientFeatures(snapshot.flags, environment);
+  const features = flagsToClientFeatures(snapshot.flags, environment, snapshot.segments);
   const payload: EnvironmentPayload = {
     environment,
     epoch: snapshot.epoch,

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ZodError } from 'zod';
 import { CutoverError, isCutoverError, type ErrorCategory } from '../errors/index.js';
+import { formatJsonPath } from '../flags/parse-flag.js';
 
 /**
  * HTTP status of each {@link ErrorCategory} (the server's counterpart of the
@@ -70,27 +71,28 @@ export function errorBody(error: CutoverError): ErrorBody {
  * Turns a zod error on part `part` of a request (`body`, `querystring`,
  * `params`) into CutoverError `code` (default `REQUEST_INVALID`, config) whose
  * `details.issues` lists `{ path, message }` per problem, paths in JSON-path
- * style relative to the part (`environments.production.strategies[0].name`).
+ * style from the part's root (`$.rollout`, `$.tag.name`), as `parseFlag` writes them.
  */
 export function requestError(
   error: ZodError,
   part: string,
   code = 'REQUEST_INVALID',
 ): CutoverError {
-  const issues = error.issues.map((issue) => ({
-    path: issue.path
-      .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
-      .join('')
-      .replace(/^\./, ''),
-    message: issue.message,
-  }));
+  const issues = error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({
+          path: formatJsonPath([...issue.path, key]),
+          message: 'unknown key',
+        }))
+      : [{ path: formatJsonPath(issue.path), message: issue.message }],
+  );
   const first = issues[0];
   return new CutoverError(
     code,
     'config',
-    `The request ${part} is invalid${first === undefined ? '' : `: ${first.path === '' ? '' : `${first.path}: `}${first.message}`}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}.`,
+    `The request ${part} is invalid${first === undefined ? '' : `: ${first.path}: ${first.message}`}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}.`,
     {
-      location: first?.path === '' || first === undefined ? part : `${part}.${first.path}`,
+      location: first === undefined ? part : `${part} ${first.path}`,
       hint: 'Fix each path listed in details.issues.',
       details: { in: part, issues },
     },

@@ -1,10 +1,12 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { parseEnvironmentName, parseTagFilter } from '../../flags/flag-mutations.js';
-import { parseFlag } from '../../flags/interim-eval.js';
+import { parseFlag, parseSegment } from '../../flags/parse-flag.js';
+import { CutoverError } from '../../errors/index.js';
 import type { ServerContext } from '../server-context.js';
 
 const keyParams = z.object({ key: z.string().min(1) });
+const segmentParams = z.object({ id: z.coerce.number().int().min(0) });
 const versionParams = z.object({ key: z.string().min(1), version: z.coerce.number().int().min(0) });
 const environment = z
   .string()
@@ -239,6 +241,41 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
           environment: request.query.env,
         }),
       };
+    },
+  );
+
+  app.get('/api/admin/segments', async (request) => {
+    await admin(request);
+    return { segments: await ctx.flags.listSegments() };
+  });
+
+  app.put<{ Params: z.infer<typeof segmentParams>; Body: unknown }>(
+    '/api/admin/segments/:id',
+    { schema: { params: segmentParams, body: { parse: parseSegment } } },
+    async (request) => {
+      const caller = await admin(request);
+      const body = request.body as { id: number };
+      if (body.id !== request.params.id) {
+        throw new CutoverError(
+          'SEGMENT_ID_MISMATCH',
+          'config',
+          `The body's id ${body.id} differs from the segment ${request.params.id} in the URL.`,
+          { location: '$.id', hint: 'Use the same id in the URL and the body.' },
+        );
+      }
+      return ctx.flags.putSegment(body, { actor: caller.name, reason: reasonOf(request) });
+    },
+  );
+
+  app.delete<{ Params: z.infer<typeof segmentParams> }>(
+    '/api/admin/segments/:id',
+    { schema: { params: segmentParams } },
+    async (request) => {
+      const caller = await admin(request);
+      return ctx.flags.deleteSegment(request.params.id, {
+        actor: caller.name,
+        reason: reasonOf(request),
+      });
     },
   );
 

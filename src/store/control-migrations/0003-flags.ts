@@ -9,6 +9,7 @@ import type { ControlMigration } from './control-migration.js';
  * - `flag_versions`: every version of every flag with who (`actor`), when
  *   (`created_at`) and why (`reason`); `definition` is null for a deletion.
  *   Versions count from 1 per key and keep counting after a delete.
+ * - `flag_segments`: segments (reusable constraint sets), sent to every environment.
  * - `flag_state`: one row holding the global flag revision (bumped by every
  *   change; its row lock serialises writers) and a random `epoch` that makes
  *   ETags differ between two databases.
@@ -44,6 +45,13 @@ create table cutover.flag_versions (
   revision bigint not null,
   created_at timestamptz not null,
   primary key (key, version)
+);
+
+create table cutover.flag_segments (
+  id integer primary key,
+  definition jsonb not null,
+  updated_at timestamptz not null,
+  updated_by text not null
 );
 
 create table cutover.flag_state (
