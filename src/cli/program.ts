@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { registerFlags } from './commands/flags.js';
+import { registerServe } from './commands/serve.js';
+import { registerTokens } from './commands/tokens.js';
 import { EXIT } from './exit-codes.js';
 
 /** Every command group registers itself here (one file per group under `commands/`). */
-const REGISTRARS: ((program: Command) => void)[] = [];
+const REGISTRARS: ((program: Command) => void)[] = [registerServe, registerFlags, registerTokens];
 
 /**
  * Builds the `cutover` command tree. Commander parses flags; handlers go

@@ -323,6 +323,17 @@ describe('FlagStore', () => {
     expect((await rejection(store.deleteSegment(7, actor))).code).toBe('SEGMENT_NOT_FOUND');
   });
 
+  it('keeps the version history and the audit log append-only', async () => {
+    await store.create(flag('immutable'), actor);
+    for (const sql of [
+      `update cutover.flag_versions set actor = 'mallory' where key = 'immutable'`,
+      `delete from cutover.flag_events where flag_key = 'immutable'`,
+      'truncate cutover.flag_versions',
+    ]) {
+      await expect(db.pool.query(sql)).rejects.toThrow(/append-only/);
+    }
+  });
+
   it('writes every change to the audit log with its actor', async () => {
     await store.create(flag('audited'), { actor: 'token-ci', reason: 'why not' });
     const events = await store.events({ key: 'audited' });

@@ -59,7 +59,14 @@ function reasonOf(
 ): string | undefined {
   if (body?.reason !== undefined) return body.reason;
   const header = request.headers['x-cutover-reason'];
-  return typeof header === 'string' && header !== '' ? header : undefined;
+  if (typeof header !== 'string' || header === '') return undefined;
+  // Non-ASCII reasons arrive percent-encoded (header values are Latin-1).
+  if (!/%[0-9A-Fa-f]{2}/.test(header)) return header;
+  try {
+    return decodeURIComponent(header);
+  } catch {
+    return header;
+  }
 }
 
 /**

@@ -16,8 +16,9 @@ import type { ControlMigration } from './control-migration.js';
  * - `flag_environments`: the revision of each environment's client payload
  *   (the global revision of the last change that altered it), for ETags and
  *   the stream's event ids.
- * - `flag_events`: the audit log of flag and token changes (actor = token name
- *   or CLI user).
+ * - `flag_events`: the audit log of flag, segment and token changes (actor =
+ *   token name, CLI user or run). `flag_versions` and `flag_events` are
+ *   append-only (triggers reject UPDATE, DELETE and TRUNCATE).
  * - `tokens`: API tokens, stored as sha256 hashes only.
  * - `flag_metrics`, `client_applications`: what Unleash clients report through
  *   `/api/client/metrics` and `/api/client/register`.
@@ -78,6 +79,21 @@ create table cutover.flag_events (
   details jsonb
 );
 create index flag_events_flag_key_idx on cutover.flag_events (flag_key, id);
+
+-- The history and the audit log are append-only.
+create function cutover.flag_history_append_only() returns trigger language plpgsql as $$
+begin
+  raise exception 'cutover.% is append-only', tg_table_name using errcode = 'insufficient_privilege';
+end
+$$;
+create trigger flag_versions_append_only before update or delete on cutover.flag_versions
+  for each row execute function cutover.flag_history_append_only();
+create trigger flag_versions_no_truncate before truncate on cutover.flag_versions
+  for each statement execute function cutover.flag_history_append_only();
+create trigger flag_events_append_only before update or delete on cutover.flag_events
+  for each row execute function cutover.flag_history_append_only();
+create trigger flag_events_no_truncate before truncate on cutover.flag_events
+  for each statement execute function cutover.flag_history_append_only();
 
 create table cutover.tokens (
   id bigserial primary key,
