@@ -9,10 +9,64 @@ export interface StaticContext {
   environment?: string;
 }
 
-/** Reads one context field as a string (`undefined` when absent). */
-export type ContextGetter = (context: FlagContext) => string | undefined;
+const USER_ID = 0;
+const SESSION_ID = 1;
+const REMOTE_ADDRESS = 2;
+const ENVIRONMENT = 3;
+const APP_NAME = 4;
+const CURRENT_TIME = 5;
+const PROPERTIES = 6;
+const OTHER = 7;
+const PROTO = 8;
 
-const hasOwn = (object: object, key: string): boolean => Object.hasOwn(object, key);
+/**
+ * A compiled reference to one context field (read with {@link fieldValue}).
+ * All instances share one shape so that reading stays monomorphic.
+ */
+export class ContextField {
+  readonly kind: number;
+  readonly name: string;
+  /** Static-context value for `appName` / `environment`. */
+  readonly fallback: string | undefined;
+
+  constructor(name: string, defaults: StaticContext = {}) {
+    this.name = name;
+    switch (name) {
+      case 'userId':
+        this.kind = USER_ID;
+        break;
+      case 'sessionId':
+        this.kind = SESSION_ID;
+        break;
+      case 'remoteAddress':
+        this.kind = REMOTE_ADDRESS;
+        break;
+      case 'environment':
+        this.kind = ENVIRONMENT;
+        break;
+      case 'appName':
+        this.kind = APP_NAME;
+        break;
+      case 'currentTime':
+        this.kind = CURRENT_TIME;
+        break;
+      case 'properties':
+        this.kind = PROPERTIES;
+        break;
+      case '__proto__':
+        this.kind = PROTO;
+        break;
+      default:
+        this.kind = OTHER;
+    }
+    this.fallback =
+      name === 'environment'
+        ? defaults.environment
+        : name === 'appName'
+          ? defaults.appName
+          : undefined;
+  }
+}
 
 function asString(value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;
@@ -21,45 +75,76 @@ function asString(value: unknown): string | undefined {
   return typeof value === 'string' ? value : String(value);
 }
 
-function fromProperties(context: FlagContext, field: string): unknown {
+/**
+ * `object[name]`, except what plain objects inherit from `Object.prototype`
+ * (all functions; `__proto__` has its own path). Context values are strings,
+ * numbers, booleans or dates, never functions.
+ */
+function read(object: object, name: string): unknown {
+  const value = (object as Record<string, unknown>)[name];
+  return typeof value === 'function' ? undefined : value;
+}
+
+function fromProperties(context: FlagContext, name: string): unknown {
   const properties = context.properties;
-  if (properties === undefined || properties === null || typeof properties !== 'object') {
-    return undefined;
-  }
-  return hasOwn(properties, field) ? properties[field] : undefined;
+  if (typeof properties !== 'object' || properties === null) return undefined;
+  return read(properties, name);
+}
+
+function ownValue(object: object, name: string): unknown {
+  return Object.hasOwn(object, name) ? (object as Record<string, unknown>)[name] : undefined;
 }
 
 /**
- * A compiled reader of context field `field`, with the lookup rule of the
- * Unleash SDKs (`resolveContextValue`): the top-level field, else
- * `properties[field]`; any non-null value is converted with `String()`.
- * Unlike `unleash-client`, names inherited from `Object.prototype`
- * (`constructor`, `toString`, …) are not read from the prototype.
+ * The value of `field` in `context` as a string, `undefined` when absent —
+ * the lookup rule of the Unleash SDKs (`resolveContextValue`): the top-level
+ * field (for `appName`/`environment` then the static context), else
+ * `properties[name]`; any non-null value is converted with `String()`.
+ * Unlike `unleash-client`, what objects inherit from `Object.prototype`
+ * (`constructor`, `toString`, `__proto__`, …) is never read as a value.
  */
-export function contextGetter(field: string, defaults: StaticContext = {}): ContextGetter {
-  switch (field) {
-    case 'userId':
-      return (c) => asString(c.userId ?? fromProperties(c, 'userId'));
-    case 'sessionId':
-      return (c) => asString(c.sessionId ?? fromProperties(c, 'sessionId'));
-    case 'remoteAddress':
-      return (c) => asString(c.remoteAddress ?? fromProperties(c, 'remoteAddress'));
-    case 'environment': {
-      const fallback = defaults.environment;
-      return (c) => asString(c.environment ?? fallback ?? fromProperties(c, 'environment'));
+export function fieldValue(field: ContextField, context: FlagContext): string | undefined {
+  switch (field.kind) {
+    case USER_ID: {
+      const v = context.userId;
+      return typeof v === 'string' ? v : asString(v ?? fromProperties(context, 'userId'));
     }
-    case 'appName': {
-      const fallback = defaults.appName;
-      return (c) => asString(c.appName ?? fallback ?? fromProperties(c, 'appName'));
+    case SESSION_ID: {
+      const v = context.sessionId;
+      return typeof v === 'string' ? v : asString(v ?? fromProperties(context, 'sessionId'));
     }
-    case 'currentTime':
-      return (c) => asString(c.currentTime ?? fromProperties(c, 'currentTime'));
-    case 'properties':
-      return (c) => asString(c.properties);
-    default:
-      return (c) => {
-        const top = hasOwn(c, field) ? (c as Record<string, unknown>)[field] : undefined;
-        return asString(top ?? fromProperties(c, field));
-      };
+    case REMOTE_ADDRESS:
+      return asString(context.remoteAddress ?? fromProperties(context, 'remoteAddress'));
+    case ENVIRONMENT: {
+      const v = context.environment;
+      return typeof v === 'string'
+        ? v
+        : asString(v ?? field.fallback ?? fromProperties(context, 'environment'));
+    }
+    case APP_NAME: {
+      const v = context.appName;
+      return typeof v === 'string'
+        ? v
+        : asString(v ?? field.fallback ?? fromProperties(context, 'appName'));
+    }
+    case CURRENT_TIME:
+      return asString(context.currentTime ?? fromProperties(context, 'currentTime'));
+    case PROPERTIES:
+      return asString(context.properties);
+    case PROTO: {
+      const p = context.properties;
+      return asString(
+        ownValue(context, field.name) ??
+          (typeof p === 'object' && p !== null ? ownValue(p, field.name) : undefined),
+      );
+    }
+    default: {
+      const name = field.name;
+      const top = read(context, name);
+      if (top !== undefined && top !== null) return asString(top);
+      const p = context.properties;
+      if (typeof p !== 'object' || p === null) return undefined;
+      return asString(read(p, name));
+    }
   }
 }

@@ -1,10 +1,11 @@
 import { hostname as osHostname } from 'node:os';
 import {
   compileConstraint,
-  type ContextPredicate,
+  constraintHolds,
+  type CompiledConstraint,
   type ConstraintEnvironment,
 } from './compile-constraint.js';
-import { contextGetter, type StaticContext } from './context-value.js';
+import { ContextField, fieldValue, type StaticContext } from './context-value.js';
 import { parseAddress4, parseIPv4Range, parsePlainIPv4, type IPv4Range } from './ip-range.js';
 import type { ClientFeaturesResponse, FlagContext, VariantPayload } from './model.js';
 import { PrefixedMurmurHash, STRATEGY_HASH_SEED, VARIANT_HASH_SEED } from './normalized-hash.js';
@@ -103,9 +104,6 @@ const DISABLED_ON: VariantResult = Object.freeze({
   feature_enabled: true,
 });
 
-const NEVER: ContextPredicate = () => false;
-const ALWAYS: ContextPredicate = () => true;
-
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -114,27 +112,367 @@ function freezeEvaluation(e: Evaluation): Evaluation {
   return Object.freeze(e);
 }
 
-/** A compiled variant list (feature or strategy variants). */
-interface CompiledVariants {
-  readonly results: VariantResult[];
-  readonly weights: number[];
-  readonly total: number;
-  /** Variants have ≥ 2 positive weights: picking one is a split. */
-  readonly isSplit: boolean;
-  readonly overrides: {
-    index: number;
-    get: (c: FlagContext) => string | undefined;
-    values: Set<string>;
-  }[];
-  readonly seed: (c: FlagContext) => string;
-  readonly hasher: PrefixedMurmurHash;
+function str(value: unknown): string {
+  return typeof value === 'string' ? value : String(value);
 }
 
-interface CompiledStrategy {
-  readonly name: string | undefined;
-  readonly test: ContextPredicate;
-  readonly reason: Reason;
-  readonly variants: CompiledVariants | null;
+interface CompileContext extends ConstraintEnvironment {
+  random: () => number;
+  hostname: () => string;
+  segments: Map<number, CompiledConstraint[]>;
+}
+
+const NO_FIELD = new ContextField('');
+
+/** A compiled variant list (feature or strategy variants); one shape for all. */
+class CompiledVariants {
+  readonly results: VariantResult[] = [];
+  readonly weights: number[] = [];
+  total = 0;
+  /** Two or more positive weights: picking one is a split. */
+  isSplit = false;
+  /** Overrides in variant order: variant index, field, accepted values. */
+  readonly overrideIndex: number[] = [];
+  readonly overrideField: ContextField[] = [];
+  readonly overrideValues: Set<string>[] = [];
+  /** Stickiness `default`: userId, sessionId, remoteAddress, else random. */
+  stickyDefault = true;
+  stickyField: ContextField = NO_FIELD;
+  readonly hasher: PrefixedMurmurHash;
+  readonly random: () => number;
+
+  constructor(groupId: string, random: () => number) {
+    this.hasher = new PrefixedMurmurHash(`${groupId}:`, VARIANT_HASH_SEED);
+    this.random = random;
+  }
+}
+
+function variantResult(name: string, payload: unknown): VariantResult {
+  if (isRecord(payload)) {
+    return Object.freeze({
+      name,
+      enabled: true,
+      feature_enabled: true,
+      payload: Object.freeze({ ...payload }) as unknown as VariantPayload,
+    });
+  }
+  return Object.freeze({ name, enabled: true, feature_enabled: true });
+}
+
+/** Compiles a variant list, or null when it is empty, malformed or has no weight. */
+function compileVariants(
+  raw: unknown,
+  groupId: string,
+  stickiness: string,
+  cx: CompileContext,
+): CompiledVariants | null {
+  if (!Array.isArray(raw) || raw.length === 0) return null;
+  const v = new CompiledVariants(groupId, cx.random);
+  let positive = 0;
+  for (let index = 0; index < raw.length; index++) {
+    const item: unknown = raw[index];
+    if (!isRecord(item) || typeof item.name !== 'string') return null;
+    const weight = item.weight;
+    if (typeof weight !== 'number' || !Number.isFinite(weight)) return null;
+    v.results.push(variantResult(item.name, item.payload));
+    v.weights.push(weight);
+    v.total += weight;
+    if (weight > 0) positive++;
+    if (Array.isArray(item.overrides)) {
+      for (const o of item.overrides as unknown[]) {
+        if (!isRecord(o) || typeof o.contextName !== 'string' || !Array.isArray(o.values)) continue;
+        const values = new Set<string>();
+        for (const x of o.values as unknown[]) if (typeof x === 'string') values.add(x);
+        v.overrideIndex.push(index);
+        v.overrideField.push(new ContextField(o.contextName, cx.staticContext));
+        v.overrideValues.push(values);
+      }
+    }
+  }
+  if (!(v.total > 0)) return null;
+  v.isSplit = positive >= 2;
+  if (stickiness !== 'default') {
+    v.stickyDefault = false;
+    v.stickyField = new ContextField(stickiness, cx.staticContext);
+  }
+  return v;
+}
+
+/** Index of the variant forced by an override (first variant in list order), or -1. */
+function overrideIndex(v: CompiledVariants, c: FlagContext): number {
+  const fields = v.overrideField;
+  for (let i = 0; i < fields.length; i++) {
+    const value = fieldValue(fields[i]!, c);
+    if (value !== undefined && v.overrideValues[i]!.has(value)) return v.overrideIndex[i]!;
+  }
+  return -1;
+}
+
+/** unleash-client's `getSeed`. */
+function variantSeed(v: CompiledVariants, c: FlagContext): string {
+  if (v.stickyDefault) {
+    const u = c.userId;
+    if (typeof u === 'string' && u !== '') return u;
+    const s = c.sessionId;
+    if (typeof s === 'string' && s !== '') return s;
+    const r = c.remoteAddress;
+    if (typeof r === 'string' && r !== '') return r;
+  } else {
+    const value = fieldValue(v.stickyField, c);
+    if (value) return value;
+  }
+  return String(Math.round(v.random() * 100000));
+}
+
+/** Index of the variant picked by weight, or -1. */
+function splitIndex(v: CompiledVariants, c: FlagContext): number {
+  const target = (v.hasher.hash(variantSeed(v, c)) % v.total) + 1;
+  const weights = v.weights;
+  let counter = 0;
+  for (let i = 0; i < weights.length; i++) {
+    const w = weights[i]!;
+    if (w === 0) continue;
+    counter += w;
+    if (counter >= target) return i;
+  }
+  return -1;
+}
+
+// Strategy kinds.
+const NEVER = 0;
+const ALWAYS = 1;
+const ROLLOUT = 2;
+const USER_IDS = 3;
+const RANDOM = 4;
+const REMOTE_ADDRESS = 5;
+
+// Where a rollout takes its stickiness id from.
+const ID_DEFAULT = 0; // userId || sessionId || random
+const ID_RANDOM = 1;
+const ID_USER = 2; // gradualRolloutUserId
+const ID_SESSION = 3; // gradualRolloutSessionId
+const ID_FIELD = 4; // custom stickiness
+
+interface RemoteRange {
+  range: string;
+  v4: IPv4Range | null;
+}
+
+/** A compiled strategy; one shape for all strategy kinds. */
+class CompiledStrategy {
+  /** Strategy name for `Evaluation.strategy` (undefined for "no strategies"). */
+  name: string | undefined = undefined;
+  reason: Reason = 'DEFAULT';
+  kind = NEVER;
+  /** Constraints, then the constraints of its segments. */
+  constraints: CompiledConstraint[] = [];
+  percentage = 0;
+  idSource = ID_DEFAULT;
+  idField: ContextField = NO_FIELD;
+  hasher: PrefixedMurmurHash | null = null;
+  userIds: Set<string> | null = null;
+  ranges: RemoteRange[] = [];
+  random: () => number = Math.random;
+  variants: CompiledVariants | null = null;
+}
+
+function rolloutId(s: CompiledStrategy, c: FlagContext): string | undefined {
+  switch (s.idSource) {
+    case ID_DEFAULT: {
+      const v = c.userId || c.sessionId;
+      return v ? str(v) : String(Math.round(s.random() * 10000) + 1);
+    }
+    case ID_RANDOM:
+      return String(Math.round(s.random() * 10000) + 1);
+    case ID_USER: {
+      const v = c.userId;
+      return v ? str(v) : undefined;
+    }
+    case ID_SESSION: {
+      const v = c.sessionId;
+      return v ? str(v) : undefined;
+    }
+    default:
+      return fieldValue(s.idField, c);
+  }
+}
+
+function rolloutMatches(s: CompiledStrategy, c: FlagContext): boolean {
+  const id = rolloutId(s, c);
+  if (!id) return false;
+  return s.percentage >= 100 || (s.hasher!.hash(id) % 100) + 1 <= s.percentage;
+}
+
+function remoteAddressMatches(s: CompiledStrategy, c: FlagContext): boolean {
+  const address = c.remoteAddress;
+  const text = typeof address === 'string' ? address : '';
+  let plain = -2;
+  for (const r of s.ranges) {
+    if (r.range === address) return true;
+    const v4 = r.v4;
+    if (v4 === null) continue;
+    if (plain === -2) plain = parsePlainIPv4(text);
+    if (plain >= 0) {
+      if ((plain & v4.mask) >>> 0 === v4.network) return true;
+      continue;
+    }
+    const parsed = parseAddress4(text);
+    if (parsed !== null && parsed.isInSubnet(v4.address)) return true;
+  }
+  return false;
+}
+
+/** Whether strategy `s` (constraints, segments and its own rule) is on for `c`. */
+function strategyMatches(s: CompiledStrategy, c: FlagContext): boolean {
+  const ks = s.constraints;
+  for (let i = 0; i < ks.length; i++) if (!constraintHolds(ks[i]!, c)) return false;
+  switch (s.kind) {
+    case ALWAYS:
+      return true;
+    case ROLLOUT:
+      return rolloutMatches(s, c);
+    case USER_IDS: {
+      const u = c.userId;
+      return typeof u === 'string' && s.userIds!.has(u);
+    }
+    case RANDOM:
+      return s.percentage >= Math.floor(s.random() * 100) + 1;
+    case REMOTE_ADDRESS:
+      return remoteAddressMatches(s, c);
+    default:
+      return false;
+  }
+}
+
+function setRollout(
+  s: CompiledStrategy,
+  percentage: number,
+  groupId: string,
+  idSource: number,
+  idField: ContextField,
+): void {
+  if (!(percentage > 0)) {
+    s.kind = NEVER;
+    return;
+  }
+  s.kind = ROLLOUT;
+  s.percentage = percentage;
+  s.idSource = idSource;
+  s.idField = idField;
+  s.hasher = new PrefixedMurmurHash(`${groupId}:`, STRATEGY_HASH_SEED);
+}
+
+/** Sets the strategy's own rule (kind, parameters) and its reason. */
+function compileStrategyRule(
+  s: CompiledStrategy,
+  name: string,
+  params: Record<string, unknown>,
+  cx: CompileContext,
+): void {
+  const targeted: Reason = s.constraints.length > 0 ? 'TARGETING_MATCH' : 'STATIC';
+  switch (name) {
+    case 'default':
+      s.kind = ALWAYS;
+      s.reason = targeted;
+      return;
+    case 'userWithId':
+      s.kind = USER_IDS;
+      s.userIds = new Set(params.userIds ? str(params.userIds).split(/\s*,\s*/) : []);
+      s.reason = 'TARGETING_MATCH';
+      return;
+    case 'gradualRolloutUserId':
+    case 'gradualRolloutSessionId': {
+      const percentage = Number(params.percentage);
+      setRollout(
+        s,
+        percentage,
+        params.groupId ? str(params.groupId) : '',
+        name === 'gradualRolloutUserId' ? ID_USER : ID_SESSION,
+        NO_FIELD,
+      );
+      s.reason = percentage < 100 ? 'SPLIT' : 'TARGETING_MATCH';
+      return;
+    }
+    case 'gradualRolloutRandom': {
+      const percentage = Number(params.percentage);
+      s.kind = Number.isNaN(percentage) ? NEVER : RANDOM;
+      s.percentage = percentage;
+      s.reason = percentage < 100 ? 'SPLIT' : targeted;
+      return;
+    }
+    case 'flexibleRollout': {
+      const percentage = Number(params.rollout);
+      const stickiness = params.stickiness ? str(params.stickiness) : 'default';
+      const source =
+        stickiness === 'default' ? ID_DEFAULT : stickiness === 'random' ? ID_RANDOM : ID_FIELD;
+      setRollout(
+        s,
+        percentage,
+        params.groupId ? str(params.groupId) : '',
+        source,
+        source === ID_FIELD ? new ContextField(stickiness, cx.staticContext) : NO_FIELD,
+      );
+      s.reason = percentage < 100 ? 'SPLIT' : source === ID_FIELD ? 'TARGETING_MATCH' : targeted;
+      return;
+    }
+    case 'remoteAddress':
+      s.reason = 'TARGETING_MATCH';
+      if (!params.IPs) return;
+      s.kind = REMOTE_ADDRESS;
+      s.ranges = str(params.IPs)
+        .split(/\s*,\s*/)
+        .map((range) => ({ range, v4: parseIPv4Range(range) }));
+      return;
+    case 'applicationHostname': {
+      s.reason = 'TARGETING_MATCH';
+      if (!params.hostNames) return;
+      const names = str(params.hostNames)
+        .toLowerCase()
+        .split(/\s*,\s*/);
+      s.kind = names.includes(cx.hostname()) ? ALWAYS : NEVER;
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+/** Compiles one strategy, or returns null when it is disabled (skipped). Unknown or malformed ones never match. */
+function compileStrategy(raw: unknown, cx: CompileContext): CompiledStrategy | null {
+  const s = new CompiledStrategy();
+  s.random = cx.random;
+  if (!isRecord(raw) || typeof raw.name !== 'string') return s;
+  if (raw.disabled === true) return null;
+  const name = raw.name;
+  s.name = name;
+  const params = isRecord(raw.parameters) ? raw.parameters : {};
+  let failed = false;
+  if (Array.isArray(raw.constraints)) {
+    for (const constraint of raw.constraints as unknown[]) {
+      if (constraint === null || constraint === undefined) failed = true;
+      else s.constraints.push(compileConstraint(constraint, cx));
+    }
+  } else if (raw.constraints !== undefined && raw.constraints !== null) {
+    failed = true;
+  }
+  if (Array.isArray(raw.segments)) {
+    for (const id of raw.segments as unknown[]) {
+      const segment = typeof id === 'number' ? cx.segments.get(id) : undefined;
+      if (segment === undefined) failed = true;
+      else s.constraints.push(...segment);
+    }
+  } else if (raw.segments !== undefined && raw.segments !== null) {
+    failed = true;
+  }
+  compileStrategyRule(s, name, params, cx);
+  if (failed) s.kind = NEVER;
+  if (Array.isArray(raw.variants) && raw.variants.length > 0) {
+    const first: unknown = raw.variants[0];
+    const own = isRecord(first) && first.stickiness ? str(first.stickiness) : '';
+    const stickiness = own || (params.stickiness ? str(params.stickiness) : 'default');
+    s.variants = compileVariants(raw.variants, str(params.groupId), stickiness, cx);
+  }
+  return s;
 }
 
 interface StrategyResults {
@@ -163,304 +501,6 @@ interface CompiledFeature {
   readonly noMatch: Evaluation;
   /** Set when the feature could not be compiled. */
   readonly error: Evaluation | null;
-}
-
-interface CompileContext extends ConstraintEnvironment {
-  random: () => number;
-  hostname: () => string;
-  segments: Map<number, ContextPredicate[]>;
-}
-
-function variantResult(name: string, payload: unknown): VariantResult {
-  if (isRecord(payload)) {
-    return Object.freeze({
-      name,
-      enabled: true,
-      feature_enabled: true,
-      payload: Object.freeze({ ...payload }) as unknown as VariantPayload,
-    });
-  }
-  return Object.freeze({ name, enabled: true, feature_enabled: true });
-}
-
-function seedFunction(stickiness: string, cx: CompileContext): (c: FlagContext) => string {
-  const random = cx.random;
-  const randomSeed = () => String(Math.round(random() * 100000));
-  if (stickiness === 'default') {
-    return (c) => {
-      const u = c.userId;
-      if (typeof u === 'string' && u !== '') return u;
-      const s = c.sessionId;
-      if (typeof s === 'string' && s !== '') return s;
-      const r = c.remoteAddress;
-      if (typeof r === 'string' && r !== '') return r;
-      return randomSeed();
-    };
-  }
-  const get = contextGetter(stickiness, cx.staticContext);
-  return (c) => get(c) || randomSeed();
-}
-
-/** Compiles a variant list, or null when it is empty, malformed or has no weight. */
-function compileVariants(
-  raw: unknown,
-  groupId: string,
-  stickiness: string,
-  cx: CompileContext,
-): CompiledVariants | null {
-  if (!Array.isArray(raw) || raw.length === 0) return null;
-  const results: VariantResult[] = [];
-  const weights: number[] = [];
-  const overrides: CompiledVariants['overrides'] = [];
-  let total = 0;
-  let positive = 0;
-  for (let index = 0; index < raw.length; index++) {
-    const v: unknown = raw[index];
-    if (!isRecord(v) || typeof v.name !== 'string') return null;
-    const weight = v.weight;
-    if (typeof weight !== 'number' || !Number.isFinite(weight)) return null;
-    results.push(variantResult(v.name, v.payload));
-    weights.push(weight);
-    total += weight;
-    if (weight > 0) positive++;
-    if (Array.isArray(v.overrides)) {
-      for (const o of v.overrides as unknown[]) {
-        if (!isRecord(o) || typeof o.contextName !== 'string' || !Array.isArray(o.values)) continue;
-        const values = new Set<string>();
-        for (const x of o.values as unknown[]) if (typeof x === 'string') values.add(x);
-        overrides.push({ index, get: contextGetter(o.contextName, cx.staticContext), values });
-      }
-    }
-  }
-  if (!(total > 0)) return null;
-  return {
-    results,
-    weights,
-    total,
-    isSplit: positive >= 2,
-    overrides,
-    seed: seedFunction(stickiness, cx),
-    hasher: new PrefixedMurmurHash(`${groupId}:`, VARIANT_HASH_SEED),
-  };
-}
-
-/** Index of the variant forced by an override, or -1. */
-function overrideIndex(v: CompiledVariants, c: FlagContext): number {
-  const o = v.overrides;
-  if (o.length === 0) return -1;
-  // unleash-client: the first variant (in list order) with any matching override.
-  for (let i = 0; i < o.length; i++) {
-    const entry = o[i]!;
-    const value = entry.get(c);
-    if (value !== undefined && entry.values.has(value)) return entry.index;
-  }
-  return -1;
-}
-
-/** Index of the variant picked by weight, or -1. */
-function splitIndex(v: CompiledVariants, c: FlagContext): number {
-  const target = (v.hasher.hash(v.seed(c)) % v.total) + 1;
-  const weights = v.weights;
-  let counter = 0;
-  for (let i = 0; i < weights.length; i++) {
-    const w = weights[i]!;
-    if (w === 0) continue;
-    counter += w;
-    if (counter >= target) return i;
-  }
-  return -1;
-}
-
-function rolloutPredicate(
-  percentage: number,
-  groupId: string,
-  id: (c: FlagContext) => string | undefined | false,
-): ContextPredicate {
-  if (!(percentage > 0)) return NEVER;
-  if (percentage >= 100) return (c) => !!id(c);
-  const hasher = new PrefixedMurmurHash(`${groupId}:`, STRATEGY_HASH_SEED);
-  return (c) => {
-    const v = id(c);
-    if (!v) return false;
-    return (hasher.hash(v) % 100) + 1 <= percentage;
-  };
-}
-
-function str(value: unknown): string {
-  return typeof value === 'string' ? value : String(value);
-}
-
-/** The strategy's own test (without constraints) and its reason. */
-function compileStrategyCore(
-  name: string,
-  params: Record<string, unknown>,
-  hasRules: boolean,
-  cx: CompileContext,
-): { test: ContextPredicate; reason: Reason } {
-  const targeted: Reason = hasRules ? 'TARGETING_MATCH' : 'STATIC';
-  switch (name) {
-    case 'default':
-      return { test: ALWAYS, reason: targeted };
-    case 'userWithId': {
-      const ids = params.userIds
-        ? new Set(str(params.userIds).split(/\s*,\s*/))
-        : new Set<string>();
-      return {
-        test: (c) => {
-          const u = c.userId;
-          return typeof u === 'string' && ids.has(u);
-        },
-        reason: 'TARGETING_MATCH',
-      };
-    }
-    case 'gradualRolloutUserId':
-    case 'gradualRolloutSessionId': {
-      const percentage = Number(params.percentage);
-      const groupId = params.groupId ? str(params.groupId) : '';
-      const id =
-        name === 'gradualRolloutUserId'
-          ? (c: FlagContext) => (c.userId ? str(c.userId) : undefined)
-          : (c: FlagContext) => (c.sessionId ? str(c.sessionId) : undefined);
-      return {
-        test: rolloutPredicate(percentage, groupId, id),
-        reason: percentage < 100 ? 'SPLIT' : 'TARGETING_MATCH',
-      };
-    }
-    case 'gradualRolloutRandom': {
-      const percentage = Number(params.percentage);
-      const random = cx.random;
-      return {
-        test: Number.isNaN(percentage) ? NEVER : () => percentage >= Math.floor(random() * 100) + 1,
-        reason: percentage < 100 ? 'SPLIT' : targeted,
-      };
-    }
-    case 'flexibleRollout': {
-      const percentage = Number(params.rollout);
-      const groupId = params.groupId ? str(params.groupId) : '';
-      const stickiness = params.stickiness ? str(params.stickiness) : 'default';
-      const random = cx.random;
-      const randomId = () => String(Math.round(random() * 10000) + 1);
-      let id: (c: FlagContext) => string | undefined | false;
-      let reason: Reason;
-      if (stickiness === 'default') {
-        id = (c) => {
-          const v = c.userId || c.sessionId;
-          return v ? str(v) : randomId();
-        };
-        reason = targeted;
-      } else if (stickiness === 'random') {
-        id = randomId;
-        reason = targeted;
-      } else {
-        id = contextGetter(stickiness, cx.staticContext);
-        reason = 'TARGETING_MATCH';
-      }
-      return {
-        test: rolloutPredicate(percentage, groupId, id),
-        reason: percentage < 100 ? 'SPLIT' : reason,
-      };
-    }
-    case 'remoteAddress': {
-      if (!params.IPs) return { test: NEVER, reason: 'TARGETING_MATCH' };
-      const ranges = str(params.IPs)
-        .split(/\s*,\s*/)
-        .map((range) => ({ range, v4: parseIPv4Range(range) }));
-      const test: ContextPredicate = (c) => {
-        const address = c.remoteAddress;
-        const text = typeof address === 'string' ? address : '';
-        let plain = -2;
-        for (const r of ranges) {
-          if (r.range === address) return true;
-          const v4: IPv4Range | null = r.v4;
-          if (v4 === null) continue;
-          if (plain === -2) plain = parsePlainIPv4(text);
-          if (plain >= 0) {
-            if ((plain & v4.mask) >>> 0 === v4.network) return true;
-            continue;
-          }
-          const parsed = parseAddress4(text);
-          if (parsed !== null && parsed.isInSubnet(v4.address)) return true;
-        }
-        return false;
-      };
-      return { test, reason: 'TARGETING_MATCH' };
-    }
-    case 'applicationHostname': {
-      if (!params.hostNames) return { test: NEVER, reason: 'TARGETING_MATCH' };
-      const names = str(params.hostNames)
-        .toLowerCase()
-        .split(/\s*,\s*/);
-      return { test: names.includes(cx.hostname()) ? ALWAYS : NEVER, reason: 'TARGETING_MATCH' };
-    }
-    default:
-      return { test: NEVER, reason: 'DEFAULT' };
-  }
-}
-
-function allOf(predicates: ContextPredicate[], last: ContextPredicate): ContextPredicate {
-  if (predicates.length === 0) return last;
-  if (predicates.length === 1) {
-    const p = predicates[0]!;
-    return (c) => p(c) && last(c);
-  }
-  if (predicates.length === 2) {
-    const p = predicates[0]!;
-    const q = predicates[1]!;
-    return (c) => p(c) && q(c) && last(c);
-  }
-  const n = predicates.length;
-  return (c) => {
-    for (let i = 0; i < n; i++) if (!predicates[i]!(c)) return false;
-    return last(c);
-  };
-}
-
-const NEVER_STRATEGY: CompiledStrategy = {
-  name: undefined,
-  test: NEVER,
-  reason: 'DEFAULT',
-  variants: null,
-};
-
-/** Compiles one strategy, or returns null when it is disabled (skipped). */
-function compileStrategy(raw: unknown, cx: CompileContext): CompiledStrategy | null {
-  if (!isRecord(raw) || typeof raw.name !== 'string') return NEVER_STRATEGY;
-  if (raw.disabled === true) return null;
-  const name = raw.name;
-  const params = isRecord(raw.parameters) ? raw.parameters : {};
-  const rules: ContextPredicate[] = [];
-  let failed = false;
-  if (Array.isArray(raw.constraints)) {
-    for (const constraint of raw.constraints as unknown[]) {
-      if (constraint === null || constraint === undefined) failed = true;
-      else rules.push(compileConstraint(constraint, cx));
-    }
-  } else if (raw.constraints !== undefined && raw.constraints !== null) {
-    failed = true;
-  }
-  if (Array.isArray(raw.segments)) {
-    for (const id of raw.segments as unknown[]) {
-      const segment = typeof id === 'number' ? cx.segments.get(id) : undefined;
-      if (segment === undefined) failed = true;
-      else rules.push(...segment);
-    }
-  } else if (raw.segments !== undefined && raw.segments !== null) {
-    failed = true;
-  }
-  const core = compileStrategyCore(name, params, rules.length > 0, cx);
-  let variants: CompiledVariants | null = null;
-  if (Array.isArray(raw.variants) && raw.variants.length > 0) {
-    const first: unknown = raw.variants[0];
-    const own = isRecord(first) && first.stickiness ? str(first.stickiness) : '';
-    const stickiness = own || (params.stickiness ? str(params.stickiness) : 'default');
-    variants = compileVariants(raw.variants, str(params.groupId), stickiness, cx);
-  }
-  return {
-    name,
-    test: failed ? NEVER : allOf(rules, core.test),
-    reason: core.reason,
-    variants,
-  };
 }
 
 function variantEvaluations(
@@ -538,7 +578,10 @@ function compileFeature(
   }
   let enabled = Boolean(raw.enabled);
   if (rawStrategies.length === 0) {
-    strategies.push({ name: undefined, test: ALWAYS, reason: 'STATIC', variants: null });
+    const always = new CompiledStrategy();
+    always.kind = ALWAYS;
+    always.reason = 'STATIC';
+    strategies.push(always);
   } else if (strategies.length === 0) {
     // Every strategy is disabled: Unleash serves such a feature as disabled.
     enabled = false;
@@ -574,7 +617,7 @@ function compileSegments(raw: unknown, cx: CompileContext): void {
   for (const s of raw as unknown[]) {
     if (!isRecord(s) || typeof s.id !== 'number') continue;
     if (!Array.isArray(s.constraints)) {
-      cx.segments.set(s.id, [NEVER]);
+      cx.segments.set(s.id, [compileConstraint(null, cx)]);
       continue;
     }
     cx.segments.set(
@@ -603,7 +646,7 @@ function matchIndex(f: CompiledFeature, c: FlagContext): number {
   if (!f.enabled) return -1;
   if (f.deps !== null && !dependenciesSatisfied(f.deps, c)) return -1;
   const s = f.strategies;
-  for (let i = 0; i < s.length; i++) if (s[i]!.test(c)) return i;
+  for (let i = 0; i < s.length; i++) if (strategyMatches(s[i]!, c)) return i;
   return -2;
 }
 
