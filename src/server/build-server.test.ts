@@ -137,6 +137,57 @@ describe('cutover serve (in-process)', () => {
     expect(strategy?.parameters?.rollout).toBe('40');
   });
 
+  it('filters features by name prefix and tag (Unleash query parameters), with their own ETag', async () => {
+    await asAdmin('POST', '/api/admin/flags', flag('filter-ui-a', { area: 'ui' }));
+    await asAdmin('POST', '/api/admin/flags', flag('filter-api-b', { area: 'api' }));
+    const names = async (query: string) => {
+      const res = await app.inject({
+        url: `/api/client/features${query}`,
+        headers: { authorization: production },
+      });
+      return {
+        etag: res.headers.etag,
+        names: res
+          .json<ClientFeaturesResponse>()
+          .features.map((f) => f.name)
+          .filter((n) => n.startsWith('filter-')),
+      };
+    };
+    await expect.poll(async () => (await names('')).names).toEqual(['filter-api-b', 'filter-ui-a']);
+    const prefix = await names('?namePrefix=filter-ui');
+    expect(prefix.names).toEqual(['filter-ui-a']);
+    expect((await names('?tag=area:api')).names).toEqual(['filter-api-b']);
+    expect((await names('?tag=area:api&tag=area:ui')).names).toEqual([
+      'filter-api-b',
+      'filter-ui-a',
+    ]);
+    expect(prefix.etag).not.toBe((await names('')).etag);
+  });
+
+  it('accepts the README example body and a reason in the X-Cutover-Reason header', async () => {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/admin/flags',
+      headers: { authorization: admin, 'x-cutover-reason': 'launch %E2%9C%93' },
+      payload: {
+        key: 'readme-example',
+        description: 'dashboard v2',
+        tags: { category: 'migration' },
+        environments: {
+          production: {
+            enabled: true,
+            strategies: [
+              { name: 'flexibleRollout', parameters: { rollout: '5', stickiness: 'userId' } },
+            ],
+          },
+        },
+      },
+    });
+    expect(res.statusCode).toBe(201);
+    const history = await asAdmin('GET', '/api/admin/flags/readme-example/history');
+    expect(history.json<{ versions: { reason: string }[] }>().versions[0]?.reason).toBe('launch ✓');
+  });
+
   it('keeps the ETag of an environment that a change did not touch', async () => {
     const before = await app.inject({
       url: '/api/client/features',

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ZodError } from 'zod';
 import { CutoverError, isCutoverError, type ErrorCategory } from '../errors/index.js';
+import { isConnectionError } from '../db/index.js';
 import { formatJsonPath } from '../flags/parse-flag.js';
 
 /**
@@ -101,7 +102,8 @@ export function requestError(
 
 /**
  * Installs the one error handler of the server: a {@link CutoverError} maps
- * to {@link httpStatusFor} its category; Fastify's own client errors (bad
+ * to {@link httpStatusFor} its category; a lost database connection to 503
+ * `DATABASE_UNREACHABLE`; Fastify's own client errors (bad
  * JSON, body too large, unsupported media type) keep their 4xx status with
  * code `REQUEST_INVALID`; anything else is a 500 `INTERNAL` without internals.
  * Unknown routes answer 404 `ROUTE_NOT_FOUND`. Every body is an {@link ErrorBody}.
@@ -113,6 +115,15 @@ export function installErrorHandler(app: FastifyInstance): void {
       error = raw;
     } else if (raw instanceof ZodError) {
       error = requestError(raw, 'body');
+    } else if (isConnectionError(raw)) {
+      error = new CutoverError(
+        'DATABASE_UNREACHABLE',
+        'unavailable',
+        'The database cannot be reached.',
+        {
+          hint: 'Retry later; check the database behind this server.',
+        },
+      );
     } else {
       const status = (raw as FastifyError).statusCode;
       if (typeof status === 'number' && status >= 400 && status < 500) {
