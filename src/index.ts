@@ -4,3 +4,4 @@
  */
 export * from './errors/index.js';
 export * from './db/index.js';
+export * from './sdk/index.js';
