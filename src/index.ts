@@ -4,4 +4,5 @@
  */
 export * from './errors/index.js';
 export * from './db/index.js';
+export * from './flags/index.js';
 export * from './sdk/index.js';

@@ -171,7 +171,7 @@ describe('OpenFeature provider (bootstrap, no server)', () => {
       userId: 'u1',
       sessionId: 's1',
       remoteAddress: '10.0.0.1',
-      currentTime: when,
+      currentTime: '2030-01-01T00:00:00.000Z',
       properties: { region: 'eu', plan: 'pro', seats: '3', beta: 'true' },
     });
     expect(toFlagContext({ targetingKey: 'u1', userId: 'u2' }).userId).toBe('u2');

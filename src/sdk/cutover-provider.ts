@@ -35,7 +35,7 @@ const CONTEXT_FIELDS = new Set([
 /**
  * Maps an OpenFeature evaluation context to the Unleash context the evaluator
  * reads: `userId` (else `targetingKey`), `sessionId`, `remoteAddress`,
- * `environment`, `appName`, `currentTime` (string or Date) taken by name; every
+ * `environment`, `appName`, `currentTime` (a string, or a Date as an ISO string) taken by name; every
  * other top-level primitive (and the entries of a `properties` object) goes to
  * `properties` as a string (Dates as ISO strings; nested objects are ignored).
  */
@@ -52,7 +52,7 @@ export function toFlagContext(context: EvaluationContext): FlagContext {
   const appName = asString(context.appName);
   if (appName !== undefined) out.appName = appName;
   const currentTime = context.currentTime;
-  if (currentTime instanceof Date) out.currentTime = currentTime;
+  if (currentTime instanceof Date) out.currentTime = currentTime.toISOString();
   else if (typeof currentTime === 'string') out.currentTime = currentTime;
   const properties: Record<string, string> = {};
   const nested = context.properties;

@@ -1,8 +1,15 @@
 import { EventSource } from 'eventsource';
 import { CutoverError, isCutoverError } from '../errors/index.js';
 import type { ClientFeaturesResponse, FeatureDefinition, FlagContext } from '../flags/model.js';
-import { createEvaluator } from './pending-evaluator.js';
-import type { Evaluation, FlagEvaluator, VariantResult } from './pending-evaluator.js';
+import { createEvaluator } from '../flags/create-evaluator.js';
+import type {
+  Evaluation,
+  EvaluationErrorCode,
+  EvaluationReason,
+  FlagEvaluator,
+  VariantResult,
+} from '../flags/create-evaluator.js';
+import type { StaticContext } from '../flags/context-value.js';
 import { backoffDelay } from './backoff.js';
 import type { BackoffOptions } from './backoff.js';
 import { applyFlagEnv, parseFlagEnv } from './env-flags.js';
@@ -13,18 +20,23 @@ import type { ReadTextFile } from './load-bootstrap.js';
 import { parseClientFeatures } from './parse-features.js';
 
 /** Reason of a client evaluation: the evaluator's reasons, plus `STALE`. */
-export type FlagReason = Evaluation['reason'] | 'STALE';
+export type FlagReason = EvaluationReason | 'STALE';
+
+/** Error code of a client evaluation: the evaluator's, plus `PROVIDER_NOT_READY` (no copy loaded yet). */
+export type FlagErrorCode = EvaluationErrorCode | 'PROVIDER_NOT_READY';
 
 /**
  * The result of {@link FlagClient.evaluate}: the evaluator's {@link Evaluation},
  * with `reason: 'STALE'` when the client's copy is older than `staleAfterMs`
  * (the value is still computed from that copy; `staleReason` keeps the
- * evaluator's reason). Errors keep `reason: 'ERROR'` even when stale.
+ * evaluator's reason). Any error code (`FLAG_NOT_FOUND`, `PARSE_ERROR`, `GENERAL`,
+ * `PROVIDER_NOT_READY`) comes with `reason: 'ERROR'`, stale or not.
  */
-export interface FlagEvaluation extends Omit<Evaluation, 'reason'> {
+export interface FlagEvaluation extends Omit<Evaluation, 'reason' | 'errorCode'> {
   reason: FlagReason;
+  errorCode?: FlagErrorCode;
   /** The evaluator's reason, when `reason` is `STALE`. */
-  staleReason?: Evaluation['reason'];
+  staleReason?: EvaluationReason;
 }
 
 /** Options of {@link createFlagClient}. */
@@ -227,7 +239,7 @@ class FlagClientImpl implements FlagClient {
   readonly #requestTimeoutMs: number;
   readonly #backoff: BackoffOptions;
   readonly #streaming: boolean;
-  readonly #contextDefaults: FlagContext;
+  readonly #staticContext: StaticContext;
   readonly #headers: Record<string, string>;
   readonly #featuresUrl: string | undefined;
   readonly #streamUrl: string | undefined;
@@ -282,7 +294,7 @@ class FlagClientImpl implements FlagClient {
     this.#backoff = options.backoff ?? {};
     this.#streaming = options.streaming ?? true;
     const appName = options.appName ?? DEFAULTS.appName;
-    this.#contextDefaults = {
+    this.#staticContext = {
       appName,
       ...(options.environment === undefined ? {} : { environment: options.environment }),
     };
@@ -352,7 +364,7 @@ class FlagClientImpl implements FlagClient {
     const evaluator = this.#evaluator;
     if (evaluator === undefined || !this.#names.has(name)) return defaultValue;
     try {
-      return evaluator.isEnabled(name, this.#context(context));
+      return evaluator.isEnabled(name, context);
     } catch {
       return defaultValue;
     }
@@ -362,7 +374,7 @@ class FlagClientImpl implements FlagClient {
     const evaluator = this.#evaluator;
     if (evaluator === undefined) return { ...NOT_READY_VARIANT };
     try {
-      return evaluator.getVariant(name, this.#context(context));
+      return evaluator.getVariant(name, context);
     } catch {
       return { ...NOT_READY_VARIANT };
     }
@@ -381,23 +393,20 @@ class FlagClientImpl implements FlagClient {
     }
     let evaluation: Evaluation;
     try {
-      evaluation = evaluator.evaluate(name, this.#context(context));
+      evaluation = evaluator.evaluate(name, context);
     } catch (error) {
       return {
         enabled: false,
         variant: { ...NOT_READY_VARIANT },
         reason: 'ERROR',
-        errorCode: 'GENERAL',
+        errorCode: 'GENERAL' as const,
         errorMessage: error instanceof Error ? error.message : String(error),
       };
     }
+    // An unknown flag comes back from the evaluator as DEFAULT + FLAG_NOT_FOUND; as in OpenFeature, any error code means reason ERROR.
+    if (evaluation.errorCode !== undefined) return { ...evaluation, reason: 'ERROR' };
     if (evaluation.reason === 'ERROR' || !this.#checkStale()) return evaluation;
     return { ...evaluation, reason: 'STALE', staleReason: evaluation.reason };
-  }
-
-  #context(context: FlagContext | undefined): FlagContext {
-    if (context === undefined) return this.#contextDefaults;
-    return { ...this.#contextDefaults, ...stripUndefined(context) };
   }
 
   // ── state ──────────────────────────────────────────────────────────────
@@ -500,6 +509,7 @@ class FlagClientImpl implements FlagClient {
     const base = this.#serverCopy ?? this.#bootstrap ?? { version: 2, features: [] };
     const effective = applyFlagEnv(base, this.#overrides);
     const evaluator = createEvaluator(effective, {
+      staticContext: this.#staticContext,
       now: () => new Date(this.#clock()),
       random: this.#random,
     });

@@ -12,6 +12,7 @@ export type {
   FlagClientOptions,
   FlagClientState,
   FlagClientStatus,
+  FlagErrorCode,
   FlagEvaluation,
   FlagReason,
   FlagSource,
@@ -33,6 +34,12 @@ export type { ReadTextFile } from './load-bootstrap.js';
 export { parseClientFeatures } from './parse-features.js';
 export { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 export type { BackoffOptions } from './backoff.js';
+export type {
+  Evaluation,
+  EvaluationErrorCode,
+  EvaluationReason,
+  VariantResult,
+} from '../flags/create-evaluator.js';
 export type {
   ClientFeaturesResponse,
   FeatureDefinition,

@@ -1,0 +1,757 @@
+import { hostname as osHostname } from 'node:os';
+import {
+  compileConstraint,
+  type ContextPredicate,
+  type ConstraintEnvironment,
+} from './compile-constraint.js';
+import { contextGetter, type StaticContext } from './context-value.js';
+import { parseAddress4, parseIPv4Range, parsePlainIPv4, type IPv4Range } from './ip-range.js';
+import type { ClientFeaturesResponse, FlagContext, VariantPayload } from './model.js';
+import { PrefixedMurmurHash, STRATEGY_HASH_SEED, VARIANT_HASH_SEED } from './normalized-hash.js';
+
+/**
+ * The variant a flag resolves to, in the shape of the Unleash SDKs'
+ * `getVariant`: `{ name: 'disabled', enabled: false, feature_enabled }` when
+ * no variant applies (`feature_enabled` tells whether the flag itself is on).
+ * Returned objects are frozen and shared between calls.
+ */
+export interface VariantResult {
+  name: string;
+  enabled: boolean;
+  feature_enabled: boolean;
+  payload?: VariantPayload;
+}
+
+/**
+ * Why an evaluation produced its value, named as OpenFeature names reasons:
+ *
+ * - `DISABLED`: the flag is off in this environment (kill switch), or a parent
+ *   dependency is not satisfied.
+ * - `SPLIT`: a pseudorandom split decided: the variant was picked by weight
+ *   among two or more weighted variants, or the strategy that enabled the flag
+ *   is a percentage rollout below 100 % (`flexibleRollout`, `gradualRollout*`).
+ * - `TARGETING_MATCH`: the context matched a rule: a variant override, a
+ *   strategy with constraints or segments, `userWithId`, `remoteAddress`,
+ *   `applicationHostname`, or a 100 % rollout that needs a context field
+ *   (`gradualRolloutUserId`/`SessionId`, custom stickiness).
+ * - `STATIC`: on for everyone — a `default` strategy without constraints, a
+ *   100 % `flexibleRollout` with default/random stickiness, or an enabled flag
+ *   with no strategies.
+ * - `DEFAULT`: the flag is on but no strategy matched, so the default (off)
+ *   applies; also an unknown flag (with `errorCode: 'FLAG_NOT_FOUND'`).
+ * - `ERROR`: the flag's definition could not be compiled (`PARSE_ERROR`) or
+ *   evaluation failed unexpectedly (`GENERAL`); the value is off.
+ *
+ * Precedence when several apply: variant override → variant split → rollout
+ * split → targeting → static.
+ */
+export type EvaluationReason =
+  'TARGETING_MATCH' | 'SPLIT' | 'DEFAULT' | 'DISABLED' | 'STATIC' | 'ERROR';
+
+/** OpenFeature error codes an evaluation can carry. */
+export type EvaluationErrorCode = 'FLAG_NOT_FOUND' | 'PARSE_ERROR' | 'GENERAL';
+
+/** The full result of evaluating a flag. Frozen and shared between calls, except on errors. */
+export interface Evaluation {
+  /** Whether the flag is on for the context (what `isEnabled` returns). */
+  enabled: boolean;
+  /** The variant (what `getVariant` returns). */
+  variant: VariantResult;
+  reason: EvaluationReason;
+  errorCode?: EvaluationErrorCode;
+  errorMessage?: string;
+  /** Name of the strategy that enabled the flag, when one did. */
+  strategy?: string;
+}
+
+/** A compiled, immutable set of flags; evaluation is synchronous and never throws. */
+export interface FlagEvaluator {
+  /** True when the flag exists and is on for `context` (Unleash `isEnabled`); unknown flags are off. */
+  isEnabled(name: string, context?: FlagContext): boolean;
+  /** The variant for `context` (Unleash `getVariant`). */
+  getVariant(name: string, context?: FlagContext): VariantResult;
+  /** Value, variant and reason for `context`. */
+  evaluate(name: string, context?: FlagContext): Evaluation;
+  /** Names of the flags in the payload, in payload order. */
+  readonly names: string[];
+}
+
+/** Options of {@link createEvaluator}. */
+export interface EvaluatorOptions {
+  /** Clock for DATE_* constraints when the context has no `currentTime`. Default `() => new Date()`. */
+  now?: () => Date;
+  /** Uniform [0, 1) source for random stickiness and `gradualRolloutRandom`. Default `Math.random`. */
+  random?: () => number;
+  /** Host name for `applicationHostname` (compared lower-cased). Default `$HOSTNAME`, else `os.hostname()`. */
+  hostname?: string;
+  /** `appName` / `environment` used when a context does not set them (Unleash's static context). */
+  staticContext?: StaticContext;
+}
+
+type Reason = EvaluationReason;
+
+const EMPTY_CONTEXT: FlagContext = Object.freeze({});
+
+const DISABLED_OFF: VariantResult = Object.freeze({
+  name: 'disabled',
+  enabled: false,
+  feature_enabled: false,
+});
+const DISABLED_ON: VariantResult = Object.freeze({
+  name: 'disabled',
+  enabled: false,
+  feature_enabled: true,
+});
+
+const NEVER: ContextPredicate = () => false;
+const ALWAYS: ContextPredicate = () => true;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function freezeEvaluation(e: Evaluation): Evaluation {
+  return Object.freeze(e);
+}
+
+/** A compiled variant list (feature or strategy variants). */
+interface CompiledVariants {
+  readonly results: VariantResult[];
+  readonly weights: number[];
+  readonly total: number;
+  /** Variants have ≥ 2 positive weights: picking one is a split. */
+  readonly isSplit: boolean;
+  readonly overrides: {
+    index: number;
+    get: (c: FlagContext) => string | undefined;
+    values: Set<string>;
+  }[];
+  readonly seed: (c: FlagContext) => string;
+  readonly hasher: PrefixedMurmurHash;
+}
+
+interface CompiledStrategy {
+  readonly name: string | undefined;
+  readonly test: ContextPredicate;
+  readonly reason: Reason;
+  readonly variants: CompiledVariants | null;
+}
+
+interface StrategyResults {
+  readonly plain: Evaluation;
+  readonly strategyOverride: Evaluation[];
+  readonly strategySplit: Evaluation[];
+  readonly featureOverride: Evaluation[];
+  readonly featureSplit: Evaluation[];
+}
+
+interface CompiledDependency {
+  readonly name: string;
+  parent: CompiledFeature | null;
+  readonly expectEnabled: boolean;
+  readonly variants: Set<string> | null;
+}
+
+interface CompiledFeature {
+  readonly name: string;
+  readonly enabled: boolean;
+  readonly deps: CompiledDependency[] | null;
+  readonly strategies: CompiledStrategy[];
+  readonly variants: CompiledVariants | null;
+  readonly results: StrategyResults[];
+  readonly disabled: Evaluation;
+  readonly noMatch: Evaluation;
+  /** Set when the feature could not be compiled. */
+  readonly error: Evaluation | null;
+}
+
+interface CompileContext extends ConstraintEnvironment {
+  random: () => number;
+  hostname: () => string;
+  segments: Map<number, ContextPredicate[]>;
+}
+
+function variantResult(name: string, payload: unknown): VariantResult {
+  if (isRecord(payload)) {
+    return Object.freeze({
+      name,
+      enabled: true,
+      feature_enabled: true,
+      payload: Object.freeze({ ...payload }) as unknown as VariantPayload,
+    });
+  }
+  return Object.freeze({ name, enabled: true, feature_enabled: true });
+}
+
+function seedFunction(stickiness: string, cx: CompileContext): (c: FlagContext) => string {
+  const random = cx.random;
+  const randomSeed = () => String(Math.round(random() * 100000));
+  if (stickiness === 'default') {
+    return (c) => {
+      const u = c.userId;
+      if (typeof u === 'string' && u !== '') return u;
+      const s = c.sessionId;
+      if (typeof s === 'string' && s !== '') return s;
+      const r = c.remoteAddress;
+      if (typeof r === 'string' && r !== '') return r;
+      return randomSeed();
+    };
+  }
+  const get = contextGetter(stickiness, cx.staticContext);
+  return (c) => get(c) || randomSeed();
+}
+
+/** Compiles a variant list, or null when it is empty, malformed or has no weight. */
+function compileVariants(
+  raw: unknown,
+  groupId: string,
+  stickiness: string,
+  cx: CompileContext,
+): CompiledVariants | null {
+  if (!Array.isArray(raw) || raw.length === 0) return null;
+  const results: VariantResult[] = [];
+  const weights: number[] = [];
+  const overrides: CompiledVariants['overrides'] = [];
+  let total = 0;
+  let positive = 0;
+  for (let index = 0; index < raw.length; index++) {
+    const v: unknown = raw[index];
+    if (!isRecord(v) || typeof v.name !== 'string') return null;
+    const weight = v.weight;
+    if (typeof weight !== 'number' || !Number.isFinite(weight)) return null;
+    results.push(variantResult(v.name, v.payload));
+    weights.push(weight);
+    total += weight;
+    if (weight > 0) positive++;
+    if (Array.isArray(v.overrides)) {
+      for (const o of v.overrides as unknown[]) {
+        if (!isRecord(o) || typeof o.contextName !== 'string' || !Array.isArray(o.values)) continue;
+        const values = new Set<string>();
+        for (const x of o.values as unknown[]) if (typeof x === 'string') values.add(x);
+        overrides.push({ index, get: contextGetter(o.contextName, cx.staticContext), values });
+      }
+    }
+  }
+  if (!(total > 0)) return null;
+  return {
+    results,
+    weights,
+    total,
+    isSplit: positive >= 2,
+    overrides,
+    seed: seedFunction(stickiness, cx),
+    hasher: new PrefixedMurmurHash(`${groupId}:`, VARIANT_HASH_SEED),
+  };
+}
+
+/** Index of the variant forced by an override, or -1. */
+function overrideIndex(v: CompiledVariants, c: FlagContext): number {
+  const o = v.overrides;
+  if (o.length === 0) return -1;
+  // unleash-client: the first variant (in list order) with any matching override.
+  for (let i = 0; i < o.length; i++) {
+    const entry = o[i]!;
+    const value = entry.get(c);
+    if (value !== undefined && entry.values.has(value)) return entry.index;
+  }
+  return -1;
+}
+
+/** Index of the variant picked by weight, or -1. */
+function splitIndex(v: CompiledVariants, c: FlagContext): number {
+  const target = (v.hasher.hash(v.seed(c)) % v.total) + 1;
+  const weights = v.weights;
+  let counter = 0;
+  for (let i = 0; i < weights.length; i++) {
+    const w = weights[i]!;
+    if (w === 0) continue;
+    counter += w;
+    if (counter >= target) return i;
+  }
+  return -1;
+}
+
+function rolloutPredicate(
+  percentage: number,
+  groupId: string,
+  id: (c: FlagContext) => string | undefined | false,
+): ContextPredicate {
+  if (!(percentage > 0)) return NEVER;
+  if (percentage >= 100) return (c) => !!id(c);
+  const hasher = new PrefixedMurmurHash(`${groupId}:`, STRATEGY_HASH_SEED);
+  return (c) => {
+    const v = id(c);
+    if (!v) return false;
+    return (hasher.hash(v) % 100) + 1 <= percentage;
+  };
+}
+
+function str(value: unknown): string {
+  return typeof value === 'string' ? value : String(value);
+}
+
+/** The strategy's own test (without constraints) and its reason. */
+function compileStrategyCore(
+  name: string,
+  params: Record<string, unknown>,
+  hasRules: boolean,
+  cx: CompileContext,
+): { test: ContextPredicate; reason: Reason } {
+  const targeted: Reason = hasRules ? 'TARGETING_MATCH' : 'STATIC';
+  switch (name) {
+    case 'default':
+      return { test: ALWAYS, reason: targeted };
+    case 'userWithId': {
+      const ids = params.userIds
+        ? new Set(str(params.userIds).split(/\s*,\s*/))
+        : new Set<string>();
+      return {
+        test: (c) => {
+          const u = c.userId;
+          return typeof u === 'string' && ids.has(u);
+        },
+        reason: 'TARGETING_MATCH',
+      };
+    }
+    case 'gradualRolloutUserId':
+    case 'gradualRolloutSessionId': {
+      const percentage = Number(params.percentage);
+      const groupId = params.groupId ? str(params.groupId) : '';
+      const id =
+        name === 'gradualRolloutUserId'
+          ? (c: FlagContext) => (c.userId ? str(c.userId) : undefined)
+          : (c: FlagContext) => (c.sessionId ? str(c.sessionId) : undefined);
+      return {
+        test: rolloutPredicate(percentage, groupId, id),
+        reason: percentage < 100 ? 'SPLIT' : 'TARGETING_MATCH',
+      };
+    }
+    case 'gradualRolloutRandom': {
+      const percentage = Number(params.percentage);
+      const random = cx.random;
+      return {
+        test: Number.isNaN(percentage) ? NEVER : () => percentage >= Math.floor(random() * 100) + 1,
+        reason: percentage < 100 ? 'SPLIT' : targeted,
+      };
+    }
+    case 'flexibleRollout': {
+      const percentage = Number(params.rollout);
+      const groupId = params.groupId ? str(params.groupId) : '';
+      const stickiness = params.stickiness ? str(params.stickiness) : 'default';
+      const random = cx.random;
+      const randomId = () => String(Math.round(random() * 10000) + 1);
+      let id: (c: FlagContext) => string | undefined | false;
+      let reason: Reason;
+      if (stickiness === 'default') {
+        id = (c) => {
+          const v = c.userId || c.sessionId;
+          return v ? str(v) : randomId();
+        };
+        reason = targeted;
+      } else if (stickiness === 'random') {
+        id = randomId;
+        reason = targeted;
+      } else {
+        id = contextGetter(stickiness, cx.staticContext);
+        reason = 'TARGETING_MATCH';
+      }
+      return {
+        test: rolloutPredicate(percentage, groupId, id),
+        reason: percentage < 100 ? 'SPLIT' : reason,
+      };
+    }
+    case 'remoteAddress': {
+      if (!params.IPs) return { test: NEVER, reason: 'TARGETING_MATCH' };
+      const ranges = str(params.IPs)
+        .split(/\s*,\s*/)
+        .map((range) => ({ range, v4: parseIPv4Range(range) }));
+      const test: ContextPredicate = (c) => {
+        const address = c.remoteAddress;
+        const text = typeof address === 'string' ? address : '';
+        let plain = -2;
+        for (const r of ranges) {
+          if (r.range === address) return true;
+          const v4: IPv4Range | null = r.v4;
+          if (v4 === null) continue;
+          if (plain === -2) plain = parsePlainIPv4(text);
+          if (plain >= 0) {
+            if ((plain & v4.mask) >>> 0 === v4.network) return true;
+            continue;
+          }
+          const parsed = parseAddress4(text);
+          if (parsed !== null && parsed.isInSubnet(v4.address)) return true;
+        }
+        return false;
+      };
+      return { test, reason: 'TARGETING_MATCH' };
+    }
+    case 'applicationHostname': {
+      if (!params.hostNames) return { test: NEVER, reason: 'TARGETING_MATCH' };
+      const names = str(params.hostNames)
+        .toLowerCase()
+        .split(/\s*,\s*/);
+      return { test: names.includes(cx.hostname()) ? ALWAYS : NEVER, reason: 'TARGETING_MATCH' };
+    }
+    default:
+      return { test: NEVER, reason: 'DEFAULT' };
+  }
+}
+
+function allOf(predicates: ContextPredicate[], last: ContextPredicate): ContextPredicate {
+  if (predicates.length === 0) return last;
+  if (predicates.length === 1) {
+    const p = predicates[0]!;
+    return (c) => p(c) && last(c);
+  }
+  if (predicates.length === 2) {
+    const p = predicates[0]!;
+    const q = predicates[1]!;
+    return (c) => p(c) && q(c) && last(c);
+  }
+  const n = predicates.length;
+  return (c) => {
+    for (let i = 0; i < n; i++) if (!predicates[i]!(c)) return false;
+    return last(c);
+  };
+}
+
+const NEVER_STRATEGY: CompiledStrategy = {
+  name: undefined,
+  test: NEVER,
+  reason: 'DEFAULT',
+  variants: null,
+};
+
+/** Compiles one strategy, or returns null when it is disabled (skipped). */
+function compileStrategy(raw: unknown, cx: CompileContext): CompiledStrategy | null {
+  if (!isRecord(raw) || typeof raw.name !== 'string') return NEVER_STRATEGY;
+  if (raw.disabled === true) return null;
+  const name = raw.name;
+  const params = isRecord(raw.parameters) ? raw.parameters : {};
+  const rules: ContextPredicate[] = [];
+  let failed = false;
+  if (Array.isArray(raw.constraints)) {
+    for (const constraint of raw.constraints as unknown[]) {
+      if (constraint === null || constraint === undefined) failed = true;
+      else rules.push(compileConstraint(constraint, cx));
+    }
+  } else if (raw.constraints !== undefined && raw.constraints !== null) {
+    failed = true;
+  }
+  if (Array.isArray(raw.segments)) {
+    for (const id of raw.segments as unknown[]) {
+      const segment = typeof id === 'number' ? cx.segments.get(id) : undefined;
+      if (segment === undefined) failed = true;
+      else rules.push(...segment);
+    }
+  } else if (raw.segments !== undefined && raw.segments !== null) {
+    failed = true;
+  }
+  const core = compileStrategyCore(name, params, rules.length > 0, cx);
+  let variants: CompiledVariants | null = null;
+  if (Array.isArray(raw.variants) && raw.variants.length > 0) {
+    const first: unknown = raw.variants[0];
+    const own = isRecord(first) && first.stickiness ? str(first.stickiness) : '';
+    const stickiness = own || (params.stickiness ? str(params.stickiness) : 'default');
+    variants = compileVariants(raw.variants, str(params.groupId), stickiness, cx);
+  }
+  return {
+    name,
+    test: failed ? NEVER : allOf(rules, core.test),
+    reason: core.reason,
+    variants,
+  };
+}
+
+function variantEvaluations(
+  v: CompiledVariants | null,
+  base: Reason,
+  strategy: string | undefined,
+): { override: Evaluation[]; split: Evaluation[] } {
+  if (v === null) return { override: [], split: [] };
+  const make = (variant: VariantResult, reason: Reason) =>
+    freezeEvaluation(
+      strategy === undefined
+        ? { enabled: true, variant, reason }
+        : { enabled: true, variant, reason, strategy },
+    );
+  return {
+    override: v.results.map((r) => make(r, 'TARGETING_MATCH')),
+    split: v.results.map((r) => make(r, v.isSplit ? 'SPLIT' : base)),
+  };
+}
+
+function errorEvaluation(message: string): Evaluation {
+  return freezeEvaluation({
+    enabled: false,
+    variant: DISABLED_OFF,
+    reason: 'ERROR',
+    errorCode: 'PARSE_ERROR',
+    errorMessage: message,
+  });
+}
+
+function compileFeature(
+  raw: Record<string, unknown>,
+  name: string,
+  cx: CompileContext,
+): CompiledFeature {
+  const disabled = freezeEvaluation({ enabled: false, variant: DISABLED_OFF, reason: 'DISABLED' });
+  const noMatch = freezeEvaluation({ enabled: false, variant: DISABLED_OFF, reason: 'DEFAULT' });
+  const broken = (message: string): CompiledFeature => ({
+    name,
+    enabled: false,
+    deps: null,
+    strategies: [],
+    variants: null,
+    results: [],
+    disabled,
+    noMatch,
+    error: errorEvaluation(message),
+  });
+  if (!Array.isArray(raw.strategies)) {
+    return broken(`flag "${name}": strategies is not an array`);
+  }
+  let deps: CompiledDependency[] | null = null;
+  if (Array.isArray(raw.dependencies) && raw.dependencies.length > 0) {
+    deps = [];
+    for (const d of raw.dependencies as unknown[]) {
+      if (!isRecord(d) || typeof d.feature !== 'string') {
+        deps.push({ name: '', parent: null, expectEnabled: true, variants: null });
+        continue;
+      }
+      const variants =
+        Array.isArray(d.variants) && d.variants.length > 0
+          ? new Set((d.variants as unknown[]).filter((x): x is string => typeof x === 'string'))
+          : null;
+      deps.push({ name: d.feature, parent: null, expectEnabled: d.enabled !== false, variants });
+    }
+  }
+  const rawStrategies = raw.strategies as unknown[];
+  const strategies: CompiledStrategy[] = [];
+  for (const s of rawStrategies) {
+    const compiled = compileStrategy(s, cx);
+    if (compiled !== null) strategies.push(compiled);
+  }
+  let enabled = Boolean(raw.enabled);
+  if (rawStrategies.length === 0) {
+    strategies.push({ name: undefined, test: ALWAYS, reason: 'STATIC', variants: null });
+  } else if (strategies.length === 0) {
+    // Every strategy is disabled: Unleash serves such a feature as disabled.
+    enabled = false;
+  }
+  let variants: CompiledVariants | null = null;
+  if (Array.isArray(raw.variants) && raw.variants.length > 0) {
+    const first: unknown = raw.variants[0];
+    const stickiness =
+      isRecord(first) && typeof first.stickiness === 'string' ? first.stickiness : 'default';
+    variants = compileVariants(raw.variants, name, stickiness, cx);
+  }
+  const results = strategies.map((s): StrategyResults => {
+    const plain = freezeEvaluation(
+      s.name === undefined
+        ? { enabled: true, variant: DISABLED_ON, reason: s.reason }
+        : { enabled: true, variant: DISABLED_ON, reason: s.reason, strategy: s.name },
+    );
+    const sv = variantEvaluations(s.variants, s.reason, s.name);
+    const fv = variantEvaluations(variants, s.reason, s.name);
+    return {
+      plain,
+      strategyOverride: sv.override,
+      strategySplit: sv.split,
+      featureOverride: fv.override,
+      featureSplit: fv.split,
+    };
+  });
+  return { name, enabled, deps, strategies, variants, results, disabled, noMatch, error: null };
+}
+
+function compileSegments(raw: unknown, cx: CompileContext): void {
+  if (!Array.isArray(raw)) return;
+  for (const s of raw as unknown[]) {
+    if (!isRecord(s) || typeof s.id !== 'number') continue;
+    if (!Array.isArray(s.constraints)) {
+      cx.segments.set(s.id, [NEVER]);
+      continue;
+    }
+    cx.segments.set(
+      s.id,
+      (s.constraints as unknown[]).map((c) => compileConstraint(c, cx)),
+    );
+  }
+}
+
+function defaultHostname(): string {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process
+    ?.env;
+  let name: string | undefined = env?.HOSTNAME;
+  if (!name) {
+    try {
+      name = osHostname();
+    } catch {
+      name = undefined;
+    }
+  }
+  return (name || 'undefined').toLowerCase();
+}
+
+/** Index of the strategy that enables `f`, -1 when disabled, -2 when none matched. */
+function matchIndex(f: CompiledFeature, c: FlagContext): number {
+  if (!f.enabled) return -1;
+  if (f.deps !== null && !dependenciesSatisfied(f.deps, c)) return -1;
+  const s = f.strategies;
+  for (let i = 0; i < s.length; i++) if (s[i]!.test(c)) return i;
+  return -2;
+}
+
+function dependenciesSatisfied(deps: CompiledDependency[], c: FlagContext): boolean {
+  for (let i = 0; i < deps.length; i++) {
+    const d = deps[i]!;
+    const parent = d.parent;
+    // unleash-client: missing parents and parents that have dependencies themselves fail.
+    if (parent === null || parent.deps !== null || parent.error !== null) return false;
+    if (d.expectEnabled) {
+      if (d.variants !== null) {
+        const v = evaluateFeature(parent, c).variant;
+        if (!v.feature_enabled || !d.variants.has(v.name)) return false;
+      } else if (matchIndex(parent, c) < 0) {
+        return false;
+      }
+    } else if (matchIndex(parent, c) >= 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+function evaluateFeature(f: CompiledFeature, c: FlagContext): Evaluation {
+  if (f.error !== null) return f.error;
+  const i = matchIndex(f, c);
+  if (i === -1) return f.disabled;
+  if (i === -2) return f.noMatch;
+  const strategy = f.strategies[i]!;
+  const results = f.results[i]!;
+  const sv = strategy.variants;
+  if (sv !== null) {
+    let j = overrideIndex(sv, c);
+    if (j >= 0) return results.strategyOverride[j]!;
+    j = splitIndex(sv, c);
+    if (j >= 0) return results.strategySplit[j]!;
+  }
+  const fv = f.variants;
+  if (fv !== null) {
+    let j = overrideIndex(fv, c);
+    if (j >= 0) return results.featureOverride[j]!;
+    j = splitIndex(fv, c);
+    if (j >= 0) return results.featureSplit[j]!;
+  }
+  return results.plain;
+}
+
+function generalError(error: unknown): Evaluation {
+  return {
+    enabled: false,
+    variant: DISABLED_OFF,
+    reason: 'ERROR',
+    errorCode: 'GENERAL',
+    errorMessage: error instanceof Error ? error.message : String(error),
+  };
+}
+
+function asContext(context: unknown): FlagContext {
+  return typeof context === 'object' && context !== null ? context : EMPTY_CONTEXT;
+}
+
+/**
+ * Compiles a client features payload (the Unleash `/api/client/features`
+ * body, v2) into a {@link FlagEvaluator}. Everything that does not depend on
+ * the context is done here once: rollout numbers parsed, IN lists as `Set`s,
+ * RE2 regexes compiled, semvers/dates/CIDRs parsed, segments resolved, hash
+ * state of every `groupId:` prefix computed, and every possible
+ * {@link Evaluation} / {@link VariantResult} object pre-built (evaluation
+ * allocates nothing on the common paths).
+ *
+ * Semantics are those of the official Node SDK (`unleash-client` 6.x) and the
+ * Unleash client specification: strategies `default`, `userWithId`,
+ * `gradualRolloutUserId`, `gradualRolloutSessionId`, `gradualRolloutRandom`,
+ * `flexibleRollout`, `remoteAddress`, `applicationHostname` (a feature is on
+ * when any strategy is on; no strategies = on); constraints (all must hold)
+ * and segments; feature and strategy variants with overrides; dependencies
+ * on parent features (one level). Hashing: see {@link normalizedHash}.
+ *
+ * Never throws, neither here nor when evaluating: an unknown strategy never
+ * matches, an unknown operator / malformed constraint / broken regex fails
+ * closed, a missing segment makes its strategy fail, a feature whose
+ * `strategies` is not an array evaluates to ERROR/PARSE_ERROR (off), features
+ * without a string name are ignored, and a later duplicate name wins.
+ * Strategies with `disabled: true` are skipped; when all are, the feature is
+ * off (as Unleash serves it).
+ */
+export function createEvaluator(
+  features: ClientFeaturesResponse,
+  options: EvaluatorOptions = {},
+): FlagEvaluator {
+  let hostnameValue: string | undefined = options.hostname?.toLowerCase();
+  const cx: CompileContext = {
+    now: options.now ?? (() => new Date()),
+    random: options.random ?? Math.random,
+    hostname: () => (hostnameValue ??= defaultHostname()),
+    staticContext: options.staticContext ?? {},
+    segments: new Map(),
+  };
+  const payload: unknown = features;
+  const byName = new Map<string, CompiledFeature>();
+  if (isRecord(payload)) {
+    compileSegments(payload.segments, cx);
+    if (Array.isArray(payload.features)) {
+      for (const raw of payload.features as unknown[]) {
+        if (!isRecord(raw) || typeof raw.name !== 'string') continue;
+        byName.set(raw.name, compileFeature(raw, raw.name, cx));
+      }
+    }
+  }
+  for (const f of byName.values()) {
+    if (f.deps === null) continue;
+    for (const d of f.deps) d.parent = byName.get(d.name) ?? null;
+  }
+  const names = Object.freeze([...byName.keys()]) as string[];
+
+  return {
+    names,
+    isEnabled(name: string, context?: FlagContext): boolean {
+      const f = byName.get(name);
+      if (f === undefined) return false;
+      try {
+        return matchIndex(f, asContext(context)) >= 0;
+      } catch {
+        return false;
+      }
+    },
+    getVariant(name: string, context?: FlagContext): VariantResult {
+      const f = byName.get(name);
+      if (f === undefined) return DISABLED_OFF;
+      try {
+        return evaluateFeature(f, asContext(context)).variant;
+      } catch {
+        return DISABLED_OFF;
+      }
+    },
+    evaluate(name: string, context?: FlagContext): Evaluation {
+      const f = byName.get(name);
+      if (f === undefined) {
+        return {
+          enabled: false,
+          variant: DISABLED_OFF,
+          reason: 'DEFAULT',
+          errorCode: 'FLAG_NOT_FOUND',
+          errorMessage: `flag "${String(name)}" not found`,
+        };
+      }
+      try {
+        return evaluateFeature(f, asContext(context));
+      } catch (error) {
+        return generalError(error);
+      }
+    },
+  };
+}
