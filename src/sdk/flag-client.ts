@@ -840,12 +840,6 @@ function nonNegative(value: number | undefined, name: string, fallback: number):
   return value;
 }
 
-function stripUndefined(context: FlagContext): FlagContext {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(context)) if (value !== undefined) out[key] = value;
-  return out;
-}
-
 function closedError(): CutoverError {
   return new CutoverError(
     'FLAG_CLIENT_CLOSED',
