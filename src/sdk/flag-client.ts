@@ -72,6 +72,12 @@ export interface FlagClientOptions {
   /** Timeout (ms) of one polling request. Default 10 000. */
   requestTimeoutMs?: number;
   /**
+   * A stream that sends nothing (no event, no `: ping` heartbeat — the server
+   * sends one every 15 s by default) for this long is treated as dead and
+   * reconnected. Default 45 000 ms.
+   */
+  streamIdleTimeoutMs?: number;
+  /**
    * Environment variables to read `CUTOVER_FLAG_*` overrides from (see
    * {@link parseFlagEnv}); `false` disables them. Default `process.env`.
    */
@@ -163,9 +169,10 @@ export interface FlagClient {
    */
   ready(timeoutMs?: number): Promise<void>;
   /**
-   * Milliseconds since the copy was last confirmed fresh: 0 while the stream is
-   * connected or offline (no `url`); since the last 200/304 poll, the stream's
-   * drop, or the bootstrap load otherwise; `Infinity` before any copy.
+   * Milliseconds since the copy was last confirmed fresh: since the last bytes
+   * received on the stream (an event or a heartbeat, so at most the server's
+   * heartbeat interval while connected), the last 200/304 poll, or the
+   * bootstrap load; `Infinity` before any copy; always 0 offline (no `url`).
    */
   staleness(): number;
   /** `staleness() > staleAfterMs`. */
@@ -193,6 +200,7 @@ const DEFAULTS = {
   pollIntervalMs: 15_000,
   readyTimeoutMs: 10_000,
   requestTimeoutMs: 10_000,
+  streamIdleTimeoutMs: 45_000,
 } as const;
 
 const NOT_READY_VARIANT: VariantResult = {
@@ -237,6 +245,7 @@ class FlagClientImpl implements FlagClient {
   readonly #pollIntervalMs: number;
   readonly #readyTimeoutMs: number;
   readonly #requestTimeoutMs: number;
+  readonly #streamIdleTimeoutMs: number;
   readonly #backoff: BackoffOptions;
   readonly #streaming: boolean;
   readonly #staticContext: StaticContext;
@@ -260,6 +269,9 @@ class FlagClientImpl implements FlagClient {
   #streamEpoch = 0;
   #streamAttempt = 0;
   #eventSource: EventSource | undefined;
+  #streamConnection: { alive: boolean } | undefined;
+  #lastStreamByte = 0;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   #polling = false;
   #pollTimer: ReturnType<typeof setTimeout> | undefined;
@@ -290,6 +302,11 @@ class FlagClientImpl implements FlagClient {
       options.requestTimeoutMs,
       'requestTimeoutMs',
       DEFAULTS.requestTimeoutMs,
+    );
+    this.#streamIdleTimeoutMs = nonNegative(
+      options.streamIdleTimeoutMs,
+      'streamIdleTimeoutMs',
+      DEFAULTS.streamIdleTimeoutMs,
     );
     this.#backoff = options.backoff ?? {};
     this.#streaming = options.streaming ?? true;
@@ -446,7 +463,7 @@ class FlagClientImpl implements FlagClient {
   }
 
   staleness(): number {
-    if (this.#state === 'offline' || this.#streamOpen) return 0;
+    if (this.#state === 'offline') return 0;
     if (this.#confirmedAt === undefined) return Infinity;
     return Math.max(0, this.#clock() - this.#confirmedAt);
   }
@@ -542,7 +559,7 @@ class FlagClientImpl implements FlagClient {
       this.#errorSinceConfirm = false;
       this.#listeners.emit('fresh', { source });
     }
-    this.#scheduleStaleCheck();
+    if (this.#staleTimer === undefined) this.#scheduleStaleCheck();
   }
 
   /** True when stale; emits `stale` on the transition. */
@@ -555,16 +572,19 @@ class FlagClientImpl implements FlagClient {
     return stale;
   }
 
+  /** One timer at a time: fires when the copy would turn stale, re-arms while it is not. */
   #scheduleStaleCheck(): void {
     if (this.#staleTimer !== undefined) clearTimeout(this.#staleTimer);
     this.#staleTimer = undefined;
-    if (this.#state === 'closed' || this.#streamOpen || this.#confirmedAt === undefined) return;
-    const timer = setTimeout(() => {
-      this.#staleTimer = undefined;
-      if (!this.#checkStale() && !this.#streamOpen && this.#state !== 'closed') {
-        this.#scheduleStaleCheck();
-      }
-    }, this.#staleAfterMs + 1);
+    if (this.#state === 'closed' || this.#confirmedAt === undefined) return;
+    const remaining = this.#staleAfterMs - this.staleness();
+    const timer = setTimeout(
+      () => {
+        this.#staleTimer = undefined;
+        if (!this.#checkStale()) this.#scheduleStaleCheck();
+      },
+      Math.min(Math.max(remaining, 0) + 1, 2 ** 31 - 1),
+    );
     timer.unref();
     this.#staleTimer = timer;
   }
@@ -580,11 +600,37 @@ class FlagClientImpl implements FlagClient {
   #connectStream(): void {
     const url = this.#streamUrl;
     if (url === undefined || this.#state === 'closed') return;
+    const connection = { alive: true };
     const eventSource = new EventSource(url, {
-      fetch: (input, init) =>
-        this.#fetch(input, { ...init, headers: { ...init.headers, ...this.#headers } }),
+      fetch: async (input, init) => {
+        const response = await this.#fetch(input, {
+          ...init,
+          headers: { ...init.headers, ...this.#headers },
+        });
+        const body = response.body;
+        if (body === null) return response;
+        // Observe every chunk (events and `: ping` heartbeats) for staleness and the idle watchdog.
+        const observed = body.pipeThrough(
+          new TransformStream<Uint8Array, Uint8Array>({
+            transform: (chunk, controller) => {
+              if (connection.alive) this.#onStreamBytes();
+              controller.enqueue(chunk);
+            },
+          }),
+        );
+        return {
+          body: observed,
+          url: response.url,
+          status: response.status,
+          redirected: response.redirected,
+          headers: response.headers,
+        };
+      },
     });
     this.#eventSource = eventSource;
+    this.#streamConnection = connection;
+    this.#lastStreamByte = performance.now();
+    this.#armIdleWatchdog();
     eventSource.addEventListener('features', (event) => {
       if (this.#eventSource !== eventSource) return;
       this.#onStreamFeatures(event.data, event.lastEventId);
@@ -627,11 +673,7 @@ class FlagClientImpl implements FlagClient {
     if (this.#state === 'closed') return;
     this.#closeStream();
     this.#stats.streamFailures += 1;
-    if (this.#streamOpen) {
-      this.#streamOpen = false;
-      this.#confirmedAt = this.#clock();
-      this.#scheduleStaleCheck();
-    }
+    this.#streamOpen = false;
     const category =
       code === 401 ? 'unauthorized' : code === 403 ? 'forbidden' : ('unavailable' as const);
     this.#fail(
@@ -665,7 +707,40 @@ class FlagClientImpl implements FlagClient {
   #closeStream(): void {
     const eventSource = this.#eventSource;
     this.#eventSource = undefined;
+    if (this.#streamConnection !== undefined) this.#streamConnection.alive = false;
+    this.#streamConnection = undefined;
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
     eventSource?.close();
+  }
+
+  /** Bytes arrived on the stream: the connection is alive, so the copy is current. */
+  #onStreamBytes(): void {
+    this.#lastStreamByte = performance.now();
+    if (this.#streamOpen) this.#confirm('stream');
+  }
+
+  /** Treats a stream silent for `streamIdleTimeoutMs` (no event, no heartbeat) as dead. */
+  #armIdleWatchdog(): void {
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    const remaining = this.#streamIdleTimeoutMs - (performance.now() - this.#lastStreamByte);
+    const timer = setTimeout(
+      () => {
+        this.#idleTimer = undefined;
+        if (this.#eventSource === undefined) return;
+        if (performance.now() - this.#lastStreamByte >= this.#streamIdleTimeoutMs) {
+          this.#onStreamFailure(
+            undefined,
+            `no data or heartbeat for ${this.#streamIdleTimeoutMs} ms`,
+          );
+        } else {
+          this.#armIdleWatchdog();
+        }
+      },
+      Math.max(remaining, 1),
+    );
+    timer.unref();
+    this.#idleTimer = timer;
   }
 
   // ── polling ────────────────────────────────────────────────────────────
