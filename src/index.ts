@@ -4,5 +4,6 @@
  */
 export * from './errors/index.js';
 export * from './db/index.js';
+export * from './store/index.js';
 export * from './flags/index.js';
 export * from './sdk/index.js';
