@@ -156,7 +156,7 @@ describe('flag client against cutover serve', () => {
         backoff: { initialMs: 5_000, maxMs: 5_000 },
         fetch: async (input, init) => {
           const response = await fetch(input, init);
-          if (String(input).endsWith('/api/client/features')) statuses.push(response.status);
+          if (response.url.endsWith('/api/client/features')) statuses.push(response.status);
           return response;
         },
       });
