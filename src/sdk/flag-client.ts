@@ -49,7 +49,10 @@ export interface FlagClientOptions {
   url?: string;
   /** Client token (read-only, one environment), sent as the `Authorization` header. */
   token?: string;
-  /** Environment name; the default `environment` of every evaluation context. */
+  /**
+   * Environment name: the default `environment` field of every evaluation context.
+   * (Which environment's flags the server sends is decided by the client token.)
+   */
   environment?: string;
   /** Application name: the default `appName` context field and the `UNLEASH-APPNAME` header. Default `cutover-sdk`. */
   appName?: string;
@@ -665,7 +668,15 @@ class FlagClientImpl implements FlagClient {
     this.#stopPolling();
     this.#state = 'streaming';
     this.#serverCopy = copy;
-    this.#rebuild('stream', lastEventId === '' ? undefined : lastEventId);
+    try {
+      this.#rebuild('stream', lastEventId === '' ? undefined : lastEventId);
+    } catch (error) {
+      // Never let an exception escape an EventSource listener (Node reports those as uncaught).
+      this.#fail(
+        wrapError('FLAG_PAYLOAD_INVALID', 'config', 'Cannot apply the streamed flags.', error),
+      );
+      return;
+    }
     this.#confirm('stream');
   }
 
