@@ -282,6 +282,14 @@ function compileCidr(
  * would return true for an inverted broken regex; cutover does not).
  */
 export function compileConstraint(raw: unknown, env: ConstraintEnvironment): ContextPredicate {
+  try {
+    return compileConstraintUnsafe(raw, env);
+  } catch {
+    return FALSE;
+  }
+}
+
+function compileConstraintUnsafe(raw: unknown, env: ConstraintEnvironment): ContextPredicate {
   if (!isRecord(raw)) return FALSE;
   const operator = raw.operator;
   const field = raw.contextName;

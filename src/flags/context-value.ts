@@ -12,8 +12,6 @@ export interface StaticContext {
 /** Reads one context field as a string (`undefined` when absent). */
 export type ContextGetter = (context: FlagContext) => string | undefined;
 
-const hasOwn = (object: object, key: string): boolean => Object.hasOwn(object, key);
-
 function asString(value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;
   // Same conversion as unleash-client's resolveContextValue (objects become '[object Object]').
@@ -21,20 +19,28 @@ function asString(value: unknown): string | undefined {
   return typeof value === 'string' ? value : String(value);
 }
 
+/**
+ * `object[field]`, except what plain objects inherit from `Object.prototype`
+ * (all functions; `__proto__` is handled by the caller). Context values are
+ * strings, numbers, booleans or dates, never functions.
+ */
+function read(object: object, field: string): unknown {
+  const value = (object as Record<string, unknown>)[field];
+  return typeof value === 'function' ? undefined : value;
+}
+
 function fromProperties(context: FlagContext, field: string): unknown {
   const properties = context.properties;
-  if (properties === undefined || properties === null || typeof properties !== 'object') {
-    return undefined;
-  }
-  return hasOwn(properties, field) ? properties[field] : undefined;
+  if (typeof properties !== 'object' || properties === null) return undefined;
+  return read(properties, field);
 }
 
 /**
  * A compiled reader of context field `field`, with the lookup rule of the
  * Unleash SDKs (`resolveContextValue`): the top-level field, else
  * `properties[field]`; any non-null value is converted with `String()`.
- * Unlike `unleash-client`, names inherited from `Object.prototype`
- * (`constructor`, `toString`, …) are not read from the prototype.
+ * Unlike `unleash-client`, what objects inherit from `Object.prototype`
+ * (`constructor`, `toString`, `__proto__`, …) is never read as a value.
  */
 export function contextGetter(field: string, defaults: StaticContext = {}): ContextGetter {
   switch (field) {
@@ -56,10 +62,14 @@ export function contextGetter(field: string, defaults: StaticContext = {}): Cont
       return (c) => asString(c.currentTime ?? fromProperties(c, 'currentTime'));
     case 'properties':
       return (c) => asString(c.properties);
-    default:
+    case '__proto__':
       return (c) => {
-        const top = hasOwn(c, field) ? (c as Record<string, unknown>)[field] : undefined;
-        return asString(top ?? fromProperties(c, field));
+        const p = c.properties;
+        const own = (o: object): unknown =>
+          Object.hasOwn(o, field) ? (o as Record<string, unknown>)[field] : undefined;
+        return asString(own(c) ?? (typeof p === 'object' && p !== null ? own(p) : undefined));
       };
+    default:
+      return (c) => asString(read(c, field) ?? fromProperties(c, field));
   }
 }

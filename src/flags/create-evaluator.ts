@@ -491,6 +491,20 @@ function errorEvaluation(message: string): Evaluation {
   });
 }
 
+function brokenFeature(name: string, message: string): CompiledFeature {
+  return {
+    name,
+    enabled: false,
+    deps: null,
+    strategies: [],
+    variants: null,
+    results: [],
+    disabled: freezeEvaluation({ enabled: false, variant: DISABLED_OFF, reason: 'DISABLED' }),
+    noMatch: freezeEvaluation({ enabled: false, variant: DISABLED_OFF, reason: 'DEFAULT' }),
+    error: errorEvaluation(message),
+  };
+}
+
 function compileFeature(
   raw: Record<string, unknown>,
   name: string,
@@ -498,19 +512,8 @@ function compileFeature(
 ): CompiledFeature {
   const disabled = freezeEvaluation({ enabled: false, variant: DISABLED_OFF, reason: 'DISABLED' });
   const noMatch = freezeEvaluation({ enabled: false, variant: DISABLED_OFF, reason: 'DEFAULT' });
-  const broken = (message: string): CompiledFeature => ({
-    name,
-    enabled: false,
-    deps: null,
-    strategies: [],
-    variants: null,
-    results: [],
-    disabled,
-    noMatch,
-    error: errorEvaluation(message),
-  });
   if (!Array.isArray(raw.strategies)) {
-    return broken(`flag "${name}": strategies is not an array`);
+    return brokenFeature(name, `flag "${name}": strategies is not an array`);
   }
   let deps: CompiledDependency[] | null = null;
   if (Array.isArray(raw.dependencies) && raw.dependencies.length > 0) {
@@ -706,7 +709,16 @@ export function createEvaluator(
     if (Array.isArray(payload.features)) {
       for (const raw of payload.features as unknown[]) {
         if (!isRecord(raw) || typeof raw.name !== 'string') continue;
-        byName.set(raw.name, compileFeature(raw, raw.name, cx));
+        let compiled: CompiledFeature;
+        try {
+          compiled = compileFeature(raw, raw.name, cx);
+        } catch (error) {
+          compiled = brokenFeature(
+            raw.name,
+            `flag "${raw.name}" cannot be compiled: ${error instanceof Error ? error.message : 'unknown error'}`,
+          );
+        }
+        byName.set(raw.name, compiled);
       }
     }
   }

@@ -21,3 +21,23 @@ export {
 } from './compile-constraint.js';
 export type { StaticContext } from './context-value.js';
 export { applyDeltaEvents, type DeltaEvent } from './apply-delta-events.js';
+export {
+  flagSchema,
+  flagEnvironmentSchema,
+  strategySchema,
+  constraintSchema,
+  variantSchema,
+  variantsSchema,
+  variantPayloadSchema,
+  segmentSchema,
+  parseFlag,
+  parseSegment,
+  formatJsonPath,
+  STRATEGY_NAMES,
+  FLAG_TYPES,
+  FLAG_KEY_PATTERN,
+  VARIANT_WEIGHT_TOTAL,
+  type FlagIssue,
+  type ParseFlagOptions,
+} from './parse-flag.js';
+export { flagToFeature, flagsToClientFeatures, resolveVariantWeights } from './flag-to-feature.js';

@@ -45,6 +45,8 @@ export interface Variant {
 export interface Strategy {
   /** `default`, `userWithId`, `gradualRolloutUserId`, `gradualRolloutSessionId`, `gradualRolloutRandom`, `flexibleRollout`, `remoteAddress`, `applicationHostname`; unknown names fail closed. */
   name: string;
+  /** Optional human title (Unleash `title`). */
+  title?: string;
   /** String parameters, as Unleash sends them (`rollout`, `stickiness`, `groupId`, `userIds`, `IPs`, `hostNames`, …). */
   parameters?: Record<string, string | number>;
   constraints?: Constraint[];
@@ -77,12 +79,15 @@ export interface FeatureDefinition {
   strategies: Strategy[];
   variants?: Variant[];
   dependencies?: FeatureDependency[];
+  /** cutover extension: the flag's tags as Unleash `{ type, value }` pairs (ignored by Unleash SDKs). */
+  tags?: { type: string; value: string }[];
 }
 
 /** A reusable set of constraints. */
 export interface Segment {
   id: number;
   name?: string;
+  description?: string;
   constraints: Constraint[];
 }
 
