@@ -5,6 +5,7 @@ import { listenForFlagChanges, type FlagChangeListener } from '../flags/flag-cha
 import { createFlagStore } from '../flags/flag-store.js';
 import { ensureControlSchema } from '../store/index.js';
 import { authenticate } from './auth.js';
+import { trackConnections } from './connection-tracker.js';
 import { FlagFeed } from './flag-feed.js';
 import { installErrorHandler } from './http-errors.js';
 import { registerAdminRoutes } from './routes/admin-routes.js';
@@ -28,6 +29,11 @@ export interface ServerOptions {
   retryMs?: number;
   /** Coalescing delay between a change notification and the push to stream clients, in ms. Default 2. */
   debounceMs?: number;
+  /**
+   * Graceful shutdown (`app.close()`): how long in-flight requests may take
+   * before their connections are closed anyway, in ms. Default 10 000.
+   */
+  shutdownTimeoutMs?: number;
   /** Clock for recorded times. Default `() => new Date()`. */
   now?: () => Date;
 }
@@ -110,8 +116,10 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     });
     registerClientRoutes(app, ctx);
     registerAdminRoutes(app, ctx);
+    const connections = trackConnections(app.server);
     app.addHook('preClose', (done) => {
       feed.close();
+      connections.drain(options.shutdownTimeoutMs ?? 10_000);
       done();
     });
     app.addHook('onClose', async () => {

@@ -114,7 +114,7 @@ export function registerClientRoutes(app: FastifyInstance, ctx: ServerContext): 
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
+      connection: 'close',
       'x-accel-buffering': 'no',
     });
     res.write(`retry: ${ctx.options.retryMs}\n\n`);
@@ -122,7 +122,7 @@ export function registerClientRoutes(app: FastifyInstance, ctx: ServerContext): 
     write(pending !== undefined && pending.revision > first.revision ? pending : first);
     timers.heartbeat = setInterval(() => res.write(': ping\n\n'), ctx.options.heartbeatMs);
     timers.heartbeat.unref();
-    request.raw.on('close', () => {
+    res.on('close', () => {
       clearInterval(timers.heartbeat);
       unsubscribe();
     });
