@@ -221,6 +221,17 @@ describe('flag client against cutover serve', () => {
     expect(c.isEnabled('overridden', { userId: 'u1' })).toBe(false);
   });
 
+  it('treats a stream that sends nothing for streamIdleTimeoutMs as dead and reconnects', async () => {
+    // The server's heartbeat comes every 15 s, far beyond the 300 ms allowed here.
+    const c = client({ streamIdleTimeoutMs: 300 });
+    const messages: string[] = [];
+    c.on('error', (e) => messages.push(e.message));
+    await c.ready();
+    await expect.poll(() => c.status().stats.streamConnects).toBeGreaterThanOrEqual(2);
+    expect(messages.some((m) => m.includes('no data or heartbeat for 300 ms'))).toBe(true);
+    expect(c.isEnabled('everyone', { userId: 'u1' })).toBe(true);
+  });
+
   it('reports an unauthorized token as an error and never becomes ready', async () => {
     const c = client({ token: 'not-a-token', readyTimeoutMs: 1_000 });
     const errors: { code: string; category: string }[] = [];

@@ -613,14 +613,19 @@ class FlagClientImpl implements FlagClient {
         const body = response.body;
         if (body === null) return response;
         // Observe every chunk (events and `: ping` heartbeats) for staleness and the idle watchdog.
-        const observed = body.pipeThrough(
-          new TransformStream<Uint8Array, Uint8Array>({
-            transform: (chunk, controller) => {
-              if (connection.alive) this.#onStreamBytes();
-              controller.enqueue(chunk);
-            },
-          }),
-        );
+        const observed = {
+          getReader: () => {
+            const reader = body.getReader();
+            return {
+              read: async () => {
+                const result = await reader.read();
+                if (connection.alive) this.#onStreamBytes();
+                return result;
+              },
+              cancel: () => reader.cancel(),
+            };
+          },
+        };
         return {
           body: observed,
           url: response.url,
