@@ -92,6 +92,10 @@ async function main(): Promise<void> {
   }
 
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+  const settings = await pool.query<{ name: string; setting: string }>(
+    `select name, setting from pg_settings where name in ('fsync', 'synchronous_commit') order by name`,
+  );
+  const durability = settings.rows.map((r) => `${r.name}=${r.setting}`).join(', ');
   await ensureControlSchema(pool);
   const tokens = createTokenStore(pool);
   const suffix = randomBytes(3).toString('hex');
@@ -153,7 +157,7 @@ async function main(): Promise<void> {
     });
 
     console.log(
-      `propagation: one cutover serve (child process, ${serverUrl}) on ${where}; flag changes through POST /api/admin/flags/:key/rollout`,
+      `propagation: one cutover serve (child process, ${serverUrl}) on ${where} (${durability}); flag changes through POST /api/admin/flags/:key/rollout`,
     );
 
     // ── cutover SDK ──────────────────────────────────────────────────────
