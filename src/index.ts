@@ -4,6 +4,7 @@
  */
 export * from './errors/index.js';
 export * from './db/index.js';
+export * from './migrate/index.js';
 export * from './store/index.js';
 export * from './flags/index.js';
 export * from './sdk/index.js';

@@ -90,11 +90,15 @@ export interface Migration {
   layout: MigrationLayout;
   /** `versioned` (applied once, in order) or `repeatable` (Flyway `R__`: re-applied when its checksum changes). */
   kind: 'versioned' | 'repeatable';
-  /** sha256 hex of the normalized up file (CRLF→LF, trailing white space trimmed). */
+  /**
+   * sha256 hex of the normalized up file (see `checksumOf`: CRLF/CR→LF, trailing
+   * white space and trailing blank lines removed). For dbmate files, the whole
+   * file (up and down sections); for TypeScript, the module's source.
+   */
   checksum: string;
   /** The up script. */
   up: MigrationScript;
-  /** The down/undo script, if the layout and files have one. */
+  /** The down/undo script, if the layout and files have one; undefined when it is missing or has no statement. */
   down?: MigrationScript;
   /** Every file this migration was read from (absolute paths). */
   files: string[];
@@ -104,8 +108,9 @@ export interface Migration {
 export interface MigrationSource {
   readonly layout: MigrationLayout;
   /**
-   * Whether `fileNames` (the directory listing: files and subdirectories,
-   * names only) look like this layout.
+   * Whether `fileNames` look like this layout. `fileNames` is the directory
+   * listing as `listMigrationDir` gives it: the names of the files, plus
+   * `sub/file` for the files of each subdirectory (one level, for Prisma).
    */
   detect(fileNames: readonly string[]): boolean;
   /**
@@ -115,16 +120,39 @@ export interface MigrationSource {
   load(dir: string): Promise<Migration[]>;
 }
 
-/** What the dry run says about one statement (from the lock rule table). */
+/** One table lock a statement takes. */
+export interface TableLock {
+  /** The table (or index, view, sequence), schema-qualified when the statement qualifies it. */
+  table: string;
+  /** The lock mode taken on it. */
+  mode: LockMode;
+}
+
+/** What the dry run says about one statement (from the lock rule table, `analyzeStatement`). */
 export interface StatementAnalysis {
-  /** The strongest table lock the statement takes. */
+  /** What the rule matched, in words (`ALTER TABLE … ADD COLUMN email with volatile DEFAULT random()`). */
+  operation: string;
+  /**
+   * The strongest table lock the statement takes. For a statement cutover has
+   * no rule for, `ACCESS EXCLUSIVE` is assumed (and `notes` says so).
+   */
   lock: LockMode;
-  /** True when the statement rewrites the whole table (or index) while holding `lock`. */
+  /** Every table lock, strongest per table (e.g. a foreign key locks both tables). */
+  locks: TableLock[];
+  /**
+   * True when the statement rewrites the whole table (or index) while holding
+   * `lock`. The worst case when it depends on the catalog (binary-coercible
+   * type changes, defaults of unknown volatility); `notes` then says "may not rewrite".
+   */
   rewrites: boolean;
-  /** Tables it locks, schema-qualified when the statement qualifies them. */
+  /** True when it reads the whole table (validation, index build) while holding its locks. */
+  scans: boolean;
+  /** Tables it locks, schema-qualified when the statement qualifies them (the tables of `locks`). */
   tables: string[];
-  /** What it blocks, in words ("blocks reads and writes", "blocks writes", "blocks nothing"). */
+  /** What it blocks, in words ("blocks reads and writes on users", "blocks writes …", "blocks nothing"). */
   blocks: string;
+  /** Facts worth knowing (e.g. "may not rewrite: …", "cannot run inside a transaction block"). */
+  notes: string[];
   /** Advice when there is a safer form (e.g. "use CREATE INDEX CONCURRENTLY"). */
   advice?: string;
 }
