@@ -8,3 +8,4 @@ export * from './migrate/index.js';
 export * from './store/index.js';
 export * from './flags/index.js';
 export * from './server/index.js';
+export * from './sdk/index.js';
