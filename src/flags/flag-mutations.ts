@@ -185,3 +185,94 @@ export function withEnabled(flag: Flag, enabled: boolean, env?: string): Flag {
   }
   return next;
 }
+
+/**
+ * Sets the users always enabled by `flag` in `env` (or every environment it
+ * defines): the `userWithId` strategy gets `userIds` = the list joined by
+ * commas (the first such strategy is updated, others are removed; one is
+ * appended when missing); an empty list removes the `userWithId` strategies.
+ * Ids are trimmed; empty ids and duplicates are dropped; commas are not
+ * allowed in an id. Pure; `enabled` is not changed, except that an
+ * environment the flag did not define is created enabled.
+ *
+ * @throws CutoverError `FLAG_USERS_INVALID` (config) for an id with a comma,
+ *   plus those of {@link targetEnvironments}.
+ */
+export function withUsers(flag: Flag, users: readonly string[], env?: string): Flag {
+  const ids: string[] = [];
+  for (const raw of users) {
+    const id = raw.trim();
+    if (id.includes(',')) {
+      throw new CutoverError(
+        'FLAG_USERS_INVALID',
+        'config',
+        `The user id "${raw}" contains a comma.`,
+        {
+          location: 'users',
+          hint: 'Give user ids as a list; Unleash stores them comma-separated, so an id cannot contain one.',
+        },
+      );
+    }
+    if (id !== '' && !ids.includes(id)) ids.push(id);
+  }
+  let next = flag;
+  for (const name of targetEnvironments(flag, env)) {
+    next = withEnvironment(next, name, (current) => {
+      const definition = current ?? { enabled: true, strategies: [] };
+      const first = definition.strategies.findIndex((s) => s.name === 'userWithId');
+      const others = definition.strategies.filter((s) => s.name !== 'userWithId');
+      if (ids.length === 0) return { ...definition, strategies: others };
+      const userIds = ids.join(',');
+      const existing = first >= 0 ? definition.strategies[first] : undefined;
+      if (existing !== undefined) {
+        const strategies: Strategy[] = [];
+        definition.strategies.forEach((s, i) => {
+          if (s.name !== 'userWithId') strategies.push(s);
+          else if (i === first) {
+            strategies.push(
+              String(s.parameters?.userIds ?? '') === userIds
+                ? s
+                : { ...s, parameters: { ...s.parameters, userIds } },
+            );
+          }
+        });
+        return { ...definition, strategies };
+      }
+      return {
+        ...definition,
+        strategies: [...others, { name: 'userWithId', parameters: { userIds }, constraints: [] }],
+      };
+    });
+  }
+  return next;
+}
+
+/** A combined change of one environment (or every environment) of a flag; see {@link withPatch}. */
+export interface FlagPatch {
+  /** Rollout percentage 0..100 ({@link withRollout}). */
+  rollout?: number | undefined;
+  /** On/off ({@link withEnabled}). */
+  enabled?: boolean | undefined;
+  /** Users always enabled ({@link withUsers}). */
+  users?: readonly string[] | undefined;
+}
+
+/**
+ * Applies `rollout`, then `users`, then `enabled` (each when given) to `flag`
+ * in `env` (or every environment it defines). Pure.
+ *
+ * @throws CutoverError `FLAG_PATCH_EMPTY` (config) when none is given, plus
+ *   those of the three functions.
+ */
+export function withPatch(flag: Flag, patch: FlagPatch, env?: string): Flag {
+  if (patch.rollout === undefined && patch.enabled === undefined && patch.users === undefined) {
+    throw new CutoverError('FLAG_PATCH_EMPTY', 'config', 'The change sets nothing.', {
+      hint: 'Give at least one of rollout, enabled, users.',
+    });
+  }
+  let next = flag;
+  if (patch.rollout !== undefined) next = withRollout(next, patch.rollout, env);
+  if (patch.users !== undefined) next = withUsers(next, patch.users, env);
+  if (patch.enabled !== undefined) next = withEnabled(next, patch.enabled, env);
+  return next;
+}

@@ -1,5 +1,5 @@
 import type { Flag, Segment } from './model.js';
-import type { TagFilter } from './flag-mutations.js';
+import type { FlagPatch, TagFilter } from './flag-mutations.js';
 
 /**
  * Who makes a change and why. Every change of a {@link FlagAdmin} takes one;
@@ -11,6 +11,15 @@ export interface ChangeMeta {
   actor: string;
   /** Why, free text (e.g. `plan dashboard-v2, phase rollout`). Optional. */
   reason?: string | undefined;
+  /**
+   * Idempotency key (e.g. `run:<id>:<step>`), recorded with the version. A
+   * change whose `operationId` is already recorded for that flag is not
+   * applied again: the recorded change is returned (`changed: false`, its
+   * `version` and `previousVersion`), so a step that crashed after committing
+   * and re-applies still learns the version to restore. Optional; at most 200
+   * characters.
+   */
+  operationId?: string | undefined;
 }
 
 /** {@link ChangeMeta} plus the environment a change addresses. */
@@ -24,7 +33,15 @@ export interface EnvironmentChangeMeta extends ChangeMeta {
 
 /** What a change did. */
 export type FlagAction =
-  'create' | 'update' | 'delete' | 'set-rollout' | 'enable' | 'disable' | 'restore' | 'import';
+  | 'create'
+  | 'update'
+  | 'delete'
+  | 'set-rollout'
+  | 'enable'
+  | 'disable'
+  | 'restore'
+  | 'import'
+  | 'patch';
 
 /**
  * The result of one change of one flag.
@@ -77,6 +94,10 @@ export interface FlagVersion {
   reason: string | null;
   /** Global revision of the change. */
   revision: number;
+  /** The version this one was made from (0: the flag did not exist). */
+  previousVersion: number;
+  /** The change's idempotency key, if it had one. */
+  operationId: string | null;
   createdAt: Date;
 }
 
@@ -162,6 +183,16 @@ export interface FlagAdmin {
    * @throws `FLAG_NOT_FOUND`, `FLAG_ROLLOUT_INVALID`, `FLAG_ENVIRONMENT_REQUIRED`
    */
   setRollout(key: string, percent: number, meta: EnvironmentChangeMeta): Promise<FlagChange>;
+  /**
+   * Sets any of `rollout`, `users` (the `userWithId` list) and `enabled` of
+   * the flag in `meta.env` (or every environment of the flag) as ONE change —
+   * one version to restore. What the plan's `flag` step calls:
+   * `patch(key, { rollout: 5 }, { env, actor: 'run:…', operationId })`, and
+   * to compensate `restoreVersion(key, change.previousVersion, meta)`.
+   * See `withPatch` / `withRollout` / `withUsers` / `withEnabled` for the rules.
+   * @throws `FLAG_NOT_FOUND`, `FLAG_PATCH_EMPTY`, `FLAG_ROLLOUT_INVALID`, `FLAG_USERS_INVALID`, `FLAG_ENVIRONMENT_REQUIRED`
+   */
+  patch(key: string, patch: FlagPatch, meta: EnvironmentChangeMeta): Promise<FlagChange>;
   /** Turns the flag on in `meta.env` or every environment of the flag. @throws `FLAG_NOT_FOUND` */
   enable(key: string, meta: EnvironmentChangeMeta): Promise<FlagChange>;
   /** Kill switch: turns the flag off in `meta.env` or every environment. @throws `FLAG_NOT_FOUND` */

@@ -323,6 +323,65 @@ describe('FlagStore', () => {
     expect((await rejection(store.deleteSegment(7, actor))).code).toBe('SEGMENT_NOT_FOUND');
   });
 
+  it('patches rollout, users and enabled as one version that restoreVersion undoes exactly', async () => {
+    await store.create(flag('patched'), actor);
+    const before = (await store.get('patched')).flag;
+    const change = await store.patch(
+      'patched',
+      { rollout: 25, users: ['ann', ' bob', 'ann', ''], enabled: true },
+      { ...actor, env: 'production' },
+    );
+    expect(change).toMatchObject({
+      action: 'patch',
+      version: 2,
+      previousVersion: 1,
+      changed: true,
+    });
+    expect(change.flag?.environments.production?.strategies).toEqual([
+      expect.objectContaining({
+        name: 'flexibleRollout',
+        parameters: expect.objectContaining({ rollout: '25' }),
+      }),
+      { name: 'userWithId', parameters: { userIds: 'ann,bob' }, constraints: [] },
+    ]);
+    const same = await store.patch(
+      'patched',
+      { rollout: 25, users: ['ann', 'bob'] },
+      { ...actor, env: 'production' },
+    );
+    expect(same.changed).toBe(false);
+    const cleared = await store.patch('patched', { users: [] }, { ...actor, env: 'production' });
+    expect(cleared.flag?.environments.production?.strategies.map((s) => s.name)).toEqual([
+      'flexibleRollout',
+    ]);
+    await store.restoreVersion('patched', change.previousVersion, actor);
+    expect((await store.get('patched')).flag).toEqual(before);
+    expect((await rejection(store.patch('patched', {}, actor))).code).toBe('FLAG_PATCH_EMPTY');
+    expect((await rejection(store.patch('patched', { users: ['a,b'] }, actor))).code).toBe(
+      'FLAG_USERS_INVALID',
+    );
+  });
+
+  it('applies a change with an operationId once and returns the recorded versions when it is repeated', async () => {
+    await store.create(flag('idempotent'), actor);
+    const meta = { ...actor, env: 'production', operationId: 'run:1:rollout.0' };
+    const first = await store.setRollout('idempotent', 40, meta);
+    expect(first).toMatchObject({ changed: true, version: 2, previousVersion: 1 });
+    await store.setRollout('idempotent', 60, { ...actor, env: 'production' });
+    const again = await store.setRollout('idempotent', 40, meta);
+    expect(again).toMatchObject({ changed: false, version: 2, previousVersion: 1 });
+    expect(
+      (await store.get('idempotent')).flag.environments.production?.strategies[0]?.parameters
+        ?.rollout,
+    ).toBe('60');
+    const history = await store.history('idempotent');
+    expect(history.map((v) => [v.version, v.previousVersion, v.operationId])).toEqual([
+      [3, 2, null],
+      [2, 1, 'run:1:rollout.0'],
+      [1, 0, null],
+    ]);
+  });
+
   it('keeps the version history and the audit log append-only', async () => {
     await store.create(flag('immutable'), actor);
     for (const sql of [

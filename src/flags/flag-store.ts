@@ -2,7 +2,14 @@ import { isDeepStrictEqual } from 'node:util';
 import type pg from 'pg';
 import { CutoverError, isCutoverError } from '../errors/index.js';
 import { flagToFeature } from './flag-to-feature.js';
-import { flagHasTag, withEnabled, withRollout, type TagFilter } from './flag-mutations.js';
+import {
+  flagHasTag,
+  withEnabled,
+  withPatch,
+  withRollout,
+  type FlagPatch,
+  type TagFilter,
+} from './flag-mutations.js';
 import type {
   ChangeMeta,
   EnvironmentChangeMeta,
@@ -122,6 +129,8 @@ interface VersionRow {
   actor: string;
   reason: string | null;
   revision: string;
+  previous_version: number;
+  operation_id: string | null;
   created_at: Date;
 }
 
@@ -233,6 +242,23 @@ class PgFlagStore implements FlagStore {
         requireExisting(key, (flag) => withRollout(flag, percent, meta.env)),
         meta,
         { rollout: percent, env: meta.env ?? null },
+      ),
+    );
+  }
+
+  async patch(key: string, patch: FlagPatch, meta: EnvironmentChangeMeta): Promise<FlagChange> {
+    return this.single((batch) =>
+      batch.apply(
+        key,
+        'patch',
+        requireExisting(key, (flag) => withPatch(flag, patch, meta.env)),
+        meta,
+        {
+          env: meta.env ?? null,
+          ...(patch.rollout === undefined ? {} : { rollout: patch.rollout }),
+          ...(patch.enabled === undefined ? {} : { enabled: patch.enabled }),
+          ...(patch.users === undefined ? {} : { users: [...patch.users] }),
+        },
       ),
     );
   }
@@ -473,12 +499,39 @@ class PgFlagStore implements FlagStore {
       const batch: ChangeBatch = {
         apply: async (key, action, mutate, meta, details) => {
           const actor = parseActor(meta.actor);
+          const operationId = parseOperationId(meta.operationId);
           const { rows } = await client.query<{ definition: Flag; version: number }>(
             'select definition, version from cutover.flags where key = $1',
             [key],
           );
           const current = rows[0]?.definition ?? null;
           const currentVersion = rows[0]?.version ?? 0;
+          if (operationId !== null) {
+            const { rows: done } = await client.query<{
+              version: number;
+              previous_version: number;
+              action: FlagAction;
+              definition: Flag | null;
+              revision: string;
+            }>(
+              `select version, previous_version, action, definition, revision from cutover.flag_versions
+                where key = $1 and operation_id = $2`,
+              [key, operationId],
+            );
+            const recorded = done[0];
+            if (recorded !== undefined) {
+              return {
+                key,
+                action: recorded.action,
+                flag: current,
+                version: recorded.definition === null ? 0 : recorded.version,
+                previousVersion: recorded.previous_version,
+                changed: false,
+                revision: Number(recorded.revision),
+                environments: [],
+              };
+            }
+          }
           const next = mutate(current);
           if (next !== null && referencesSegments(next)) {
             parseFlag(next, { segmentIds: await loadSegmentIds() });
@@ -516,8 +569,9 @@ class PgFlagStore implements FlagStore {
             );
           }
           await client.query(
-            `insert into cutover.flag_versions (key, version, action, definition, actor, reason, revision, created_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8)`,
+            `insert into cutover.flag_versions
+               (key, version, action, definition, actor, reason, revision, previous_version, operation_id, created_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
             [
               key,
               version,
@@ -526,6 +580,8 @@ class PgFlagStore implements FlagStore {
               actor,
               meta.reason ?? null,
               revision,
+              currentVersion,
+              operationId,
               at,
             ],
           );
@@ -806,6 +862,19 @@ function parseActor(actor: unknown): string {
   return actor;
 }
 
+function parseOperationId(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string' || value === '' || value.length > 200) {
+    throw new CutoverError(
+      'FLAG_OPERATION_ID_INVALID',
+      'config',
+      'An operationId must be a non-empty string of at most 200 characters.',
+      { location: 'operationId', hint: 'Use e.g. run:<run id>:<step id>.' },
+    );
+  }
+  return value;
+}
+
 function toRecord(row: FlagRow): FlagRecord {
   return {
     flag: row.definition,
@@ -825,6 +894,8 @@ function toVersion(row: VersionRow): FlagVersion {
     actor: row.actor,
     reason: row.reason,
     revision: Number(row.revision),
+    previousVersion: row.previous_version,
+    operationId: row.operation_id,
     createdAt: row.created_at,
   };
 }

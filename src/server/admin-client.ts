@@ -58,7 +58,7 @@ export function createFlagAdminClient(options: FlagAdminClientOptions): FlagAdmi
     method: string,
     path: string,
     body?: unknown,
-    reason?: string,
+    meta?: { reason?: string | undefined; operationId?: string | undefined },
   ): Promise<T> {
     let response: Response;
     try {
@@ -68,7 +68,10 @@ export function createFlagAdminClient(options: FlagAdminClientOptions): FlagAdmi
           authorization: options.token,
           accept: 'application/json',
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-          ...(reason === undefined ? {} : { 'x-cutover-reason': encodeHeader(reason) }),
+          ...(meta?.reason === undefined ? {} : { 'x-cutover-reason': encodeHeader(meta.reason) }),
+          ...(meta?.operationId === undefined
+            ? {}
+            : { 'idempotency-key': encodeHeader(meta.operationId) }),
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(timeoutMs),
@@ -112,14 +115,21 @@ export function createFlagAdminClient(options: FlagAdminClientOptions): FlagAdmi
       return (await call<{ flags: FlagRecord[] }>('GET', `/api/admin/flags${query}`)).flags;
     },
     get: (key) => call<FlagRecord>('GET', `/api/admin/flags/${enc(key)}`),
-    create: (input, meta) => call<FlagChange>('POST', '/api/admin/flags', input, meta.reason),
+    create: (input, meta) => call<FlagChange>('POST', '/api/admin/flags', input, meta),
     update: (key, input, meta) =>
-      call<FlagChange>('PUT', `/api/admin/flags/${enc(key)}`, input, meta.reason),
+      call<FlagChange>('PUT', `/api/admin/flags/${enc(key)}`, input, meta),
     delete: (key, meta) =>
-      call<FlagChange>('DELETE', `/api/admin/flags/${enc(key)}`, undefined, meta.reason),
+      call<FlagChange>('DELETE', `/api/admin/flags/${enc(key)}`, undefined, meta),
     setRollout: (key, percent, meta: EnvironmentChangeMeta) =>
       call<FlagChange>('POST', `/api/admin/flags/${enc(key)}/rollout`, {
         rollout: percent,
+        ...envAndReason(meta),
+      }),
+    patch: (key, patch, meta: EnvironmentChangeMeta) =>
+      call<FlagChange>('PATCH', `/api/admin/flags/${enc(key)}`, {
+        ...(patch.rollout === undefined ? {} : { rollout: patch.rollout }),
+        ...(patch.enabled === undefined ? {} : { enabled: patch.enabled }),
+        ...(patch.users === undefined ? {} : { users: [...patch.users] }),
         ...envAndReason(meta),
       }),
     enable: (key, meta) =>
@@ -144,6 +154,7 @@ export function createFlagAdminClient(options: FlagAdminClientOptions): FlagAdmi
       call<FlagChange>('POST', `/api/admin/flags/${enc(key)}/restore`, {
         version,
         ...(meta.reason === undefined ? {} : { reason: meta.reason }),
+        ...(meta.operationId === undefined ? {} : { operationId: meta.operationId }),
       }),
     export: () => call<FlagExport>('GET', '/api/admin/export'),
     async import(document, importOptions: ImportOptions) {
@@ -151,30 +162,33 @@ export function createFlagAdminClient(options: FlagAdminClientOptions): FlagAdmi
       if (importOptions.mode !== undefined) query.set('mode', importOptions.mode);
       if (importOptions.reason !== undefined) query.set('reason', importOptions.reason);
       const suffix = query.size === 0 ? '' : `?${query.toString()}`;
-      return (await call<{ changes: FlagChange[] }>('POST', `/api/admin/import${suffix}`, document))
-        .changes;
+      return (
+        await call<{ changes: FlagChange[] }>('POST', `/api/admin/import${suffix}`, document, {
+          operationId: importOptions.operationId,
+        })
+      ).changes;
     },
     async listSegments() {
       return (await call<{ segments: Segment[] }>('GET', '/api/admin/segments')).segments;
     },
     putSegment(input, meta) {
       const id = (input as { id?: unknown } | null)?.id;
-      return call<SegmentChange>(
-        'PUT',
-        `/api/admin/segments/${enc(String(id))}`,
-        input,
-        meta.reason,
-      );
+      return call<SegmentChange>('PUT', `/api/admin/segments/${enc(String(id))}`, input, meta);
     },
     deleteSegment: (id, meta) =>
-      call<SegmentChange>('DELETE', `/api/admin/segments/${id}`, undefined, meta.reason),
+      call<SegmentChange>('DELETE', `/api/admin/segments/${id}`, undefined, meta),
   };
 }
 
-function envAndReason(meta: EnvironmentChangeMeta): { env?: string; reason?: string } {
+function envAndReason(meta: EnvironmentChangeMeta): {
+  env?: string;
+  reason?: string;
+  operationId?: string;
+} {
   return {
     ...(meta.env === undefined ? {} : { env: meta.env }),
     ...(meta.reason === undefined ? {} : { reason: meta.reason }),
+    ...(meta.operationId === undefined ? {} : { operationId: meta.operationId }),
   };
 }
 

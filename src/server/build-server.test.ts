@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../test/helpers/test-database.js';
 import type { ClientFeaturesResponse, Flag } from '../flags/model.js';
+import { createFlagStore, environmentRevision } from '../flags/flag-store.js';
 import { ensureControlSchema } from '../store/index.js';
 import { buildServer } from './build-server.js';
 import { createTokenStore } from './token-store.js';
@@ -65,7 +66,11 @@ describe('cutover serve (in-process)', () => {
     await db.drop();
   });
 
-  const asAdmin = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: unknown) =>
+  const asAdmin = (
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    url: string,
+    payload?: unknown,
+  ) =>
     app.inject({
       method,
       url,
@@ -189,10 +194,22 @@ describe('cutover serve (in-process)', () => {
   });
 
   it('keeps the ETag of an environment that a change did not touch', async () => {
-    const before = await app.inject({
+    // Wait until the server's cache has caught up with earlier tests' changes.
+    const store = createFlagStore(db.pool);
+    let before = await app.inject({
       url: '/api/client/features',
       headers: { authorization: staging },
     });
+    await expect
+      .poll(async () => {
+        before = await app.inject({
+          url: '/api/client/features',
+          headers: { authorization: staging },
+        });
+        const revision = environmentRevision(await store.snapshot(), 'staging');
+        return String(before.headers.etag).endsWith(`:staging:${revision}"`);
+      })
+      .toBe(true);
     await asAdmin('POST', '/api/admin/flags/etag/rollout', { rollout: 45, env: 'production' });
     const after = await app.inject({
       url: '/api/client/features',
@@ -329,6 +346,33 @@ describe('cutover serve (in-process)', () => {
     expect(restored.json()).toMatchObject({ action: 'restore', flag: original });
     const version = await asAdmin('GET', `/api/admin/flags/restorable/versions/${previous}`);
     expect(version.json<{ flag: Flag }>().flag).toEqual(original);
+  });
+
+  it('patches rollout and users in one change (PATCH), idempotent with an Idempotency-Key', async () => {
+    await asAdmin('POST', '/api/admin/flags', flag('patch-me'));
+    const patch = () =>
+      app.inject({
+        method: 'PATCH',
+        url: '/api/admin/flags/patch-me',
+        headers: { authorization: admin, 'idempotency-key': 'op-1' },
+        payload: { rollout: 30, users: ['ann'], env: 'production' },
+      });
+    const first = await patch();
+    expect(first.statusCode).toBe(200);
+    expect(first.json()).toMatchObject({
+      action: 'patch',
+      changed: true,
+      version: 2,
+      previousVersion: 1,
+    });
+    await asAdmin('POST', '/api/admin/flags/patch-me/rollout', { rollout: 50, env: 'production' });
+    expect((await patch()).json()).toMatchObject({
+      changed: false,
+      version: 2,
+      previousVersion: 1,
+    });
+    const bad = await asAdmin('PATCH', '/api/admin/flags/patch-me', { rollout: 'x' });
+    expect(bad.statusCode).toBe(400);
   });
 
   it('disables every flag with a tag in one call', async () => {

@@ -172,9 +172,13 @@ export function registerFlags(program: Command): void {
 
   common(flags.command('set').argument('<key>', 'flag key'))
     .description(
-      'Change a flag: its rollout percentage (--rollout, in --env or every environment it defines), or its whole definition (--file).',
+      'Change a flag in --env (default: every environment it defines): its rollout percentage (--rollout) and/or the users always enabled (--users), as one version; or replace its whole definition (--file).',
     )
     .option('--rollout <percent>', 'rollout percentage, 0..100')
+    .option(
+      '--users <ids>',
+      'comma-separated user ids always enabled (userWithId); "" removes them',
+    )
     .option(
       '--env <environment>',
       'the environment to change (default: every environment of the flag)',
@@ -183,12 +187,13 @@ export function registerFlags(program: Command): void {
     .action(
       async (
         key: string,
-        opts: CommonFlags & { rollout?: string; env?: string; file?: string },
+        opts: CommonFlags & { rollout?: string; users?: string; env?: string; file?: string },
       ) => {
         await runCommand(opts, async (ctx) => {
-          if ((opts.rollout === undefined) === (opts.file === undefined)) {
+          const patching = opts.rollout !== undefined || opts.users !== undefined;
+          if (patching === (opts.file !== undefined)) {
             throw usage(
-              'Give either --rollout or --file.',
+              'Give --rollout and/or --users, or --file.',
               'e.g. cutover flags set new-dashboard --rollout 20 --env production',
             );
           }
@@ -201,11 +206,14 @@ export function registerFlags(program: Command): void {
                 : document;
             return printChange(ctx, await admin.update(key, input, meta(opts)));
           }
-          const percent = parseRolloutPercent(opts.rollout, '--rollout');
-          return printChange(
-            ctx,
-            await admin.setRollout(key, percent, { ...meta(opts), env: opts.env }),
-          );
+          const rollout =
+            opts.rollout === undefined ? undefined : parseRolloutPercent(opts.rollout, '--rollout');
+          const users = opts.users === undefined ? undefined : opts.users.split(',');
+          const change =
+            users === undefined && rollout !== undefined
+              ? await admin.setRollout(key, rollout, { ...meta(opts), env: opts.env })
+              : await admin.patch(key, { rollout, users }, { ...meta(opts), env: opts.env });
+          return printChange(ctx, change);
         });
       },
     );

@@ -13,18 +13,29 @@ const environment = z
   .optional()
   .transform((value) => (value === undefined ? undefined : parseEnvironmentName(value, 'env')));
 const reason = z.string().max(2000).optional();
+const operationId = z.string().min(1).max(200).optional();
 const flagBody = { parse: parseFlag };
 const rolloutBody = z.strictObject({
   rollout: z.number().int().min(0).max(100),
   env: environment,
   reason,
+  operationId,
+});
+const patchBody = z.strictObject({
+  rollout: z.number().int().min(0).max(100).optional(),
+  enabled: z.boolean().optional(),
+  users: z.array(z.string()).optional(),
+  env: environment,
+  reason,
+  operationId,
 });
 interface SwitchBody {
   env?: string | undefined;
   reason?: string | undefined;
+  operationId?: string | undefined;
 }
 const switchBody = z
-  .strictObject({ env: environment, reason })
+  .strictObject({ env: environment, reason, operationId })
   .nullish()
   .transform((body): SwitchBody => body ?? {});
 const tagBody = z.strictObject({
@@ -34,8 +45,9 @@ const tagBody = z.strictObject({
   ]),
   env: environment,
   reason,
+  operationId,
 });
-const restoreBody = z.strictObject({ version: z.number().int().min(0), reason });
+const restoreBody = z.strictObject({ version: z.number().int().min(0), reason, operationId });
 const listQuery = z.object({
   tag: z
     .string()
@@ -52,6 +64,16 @@ const importQuery = z.object({
   mode: z.enum(['merge', 'replace']).optional(),
   reason: z.string().optional(),
 });
+
+/** `operationId` of the body, else the `Idempotency-Key` header. */
+function operationOf(
+  request: FastifyRequest,
+  body?: { operationId?: string | undefined },
+): string | undefined {
+  if (body?.operationId !== undefined) return body.operationId;
+  const header = request.headers['idempotency-key'];
+  return typeof header === 'string' && header !== '' ? header : undefined;
+}
 
 function reasonOf(
   request: FastifyRequest,
@@ -72,7 +94,8 @@ function reasonOf(
 /**
  * The admin API (`/api/admin/*`, admin tokens only). Every change is recorded
  * with the token's name as actor and the reason from the body's `reason` or
- * the `X-Cutover-Reason` header. See the README, "Flag server".
+ * the `X-Cutover-Reason` header, and the idempotency key from the body's
+ * `operationId` or the `Idempotency-Key` header. See the README, "Flag server".
  */
 export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const admin = (request: FastifyRequest) => ctx.authenticate(request, 'admin');
@@ -94,6 +117,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       const change = await ctx.flags.create(request.body, {
         actor: caller.name,
         reason: reasonOf(request),
+        operationId: operationOf(request),
       });
       return reply.code(201).send(change);
     },
@@ -116,6 +140,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       return ctx.flags.update(request.params.key, request.body, {
         actor: caller.name,
         reason: reasonOf(request),
+        operationId: operationOf(request),
       });
     },
   );
@@ -128,6 +153,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       return ctx.flags.delete(request.params.key, {
         actor: caller.name,
         reason: reasonOf(request),
+        operationId: operationOf(request),
       });
     },
   );
@@ -141,7 +167,27 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
         actor: caller.name,
         env: request.body.env,
         reason: reasonOf(request, request.body),
+        operationId: operationOf(request, request.body),
       });
+    },
+  );
+
+  app.patch<{ Params: z.infer<typeof keyParams>; Body: z.infer<typeof patchBody> }>(
+    '/api/admin/flags/:key',
+    { schema: { params: keyParams, body: patchBody } },
+    async (request) => {
+      const caller = await admin(request);
+      const { rollout, enabled, users } = request.body;
+      return ctx.flags.patch(
+        request.params.key,
+        { rollout, enabled, users },
+        {
+          actor: caller.name,
+          env: request.body.env,
+          reason: reasonOf(request, request.body),
+          operationId: operationOf(request, request.body),
+        },
+      );
     },
   );
 
@@ -155,6 +201,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
           actor: caller.name,
           env: request.body.env,
           reason: reasonOf(request, request.body),
+          operationId: operationOf(request, request.body),
         };
         return action === 'enable'
           ? ctx.flags.enable(request.params.key, meta)
@@ -172,6 +219,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
         actor: caller.name,
         env: request.body.env,
         reason: reasonOf(request, request.body),
+        operationId: operationOf(request, request.body),
       });
       return { changes };
     },
@@ -205,6 +253,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       return ctx.flags.restoreVersion(request.params.key, request.body.version, {
         actor: caller.name,
         reason: reasonOf(request, request.body),
+        operationId: operationOf(request, request.body),
       });
     },
   );
@@ -223,6 +272,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
         actor: caller.name,
         mode: request.query.mode,
         reason: request.query.reason ?? reasonOf(request),
+        operationId: operationOf(request),
       });
       return { changes };
     },
@@ -270,7 +320,11 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
           { location: '$.id', hint: 'Use the same id in the URL and the body.' },
         );
       }
-      return ctx.flags.putSegment(body, { actor: caller.name, reason: reasonOf(request) });
+      return ctx.flags.putSegment(body, {
+        actor: caller.name,
+        reason: reasonOf(request),
+        operationId: operationOf(request),
+      });
     },
   );
 
@@ -282,6 +336,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       return ctx.flags.deleteSegment(request.params.id, {
         actor: caller.name,
         reason: reasonOf(request),
+        operationId: operationOf(request),
       });
     },
   );

@@ -8,7 +8,9 @@ import type { ControlMigration } from './control-migration.js';
  *   jsonb, environments included) and its current version.
  * - `flag_versions`: every version of every flag with who (`actor`), when
  *   (`created_at`) and why (`reason`); `definition` is null for a deletion.
- *   Versions count from 1 per key and keep counting after a delete.
+ *   Versions count from 1 per key and keep counting after a delete;
+ *   `previous_version` is the version the change started from (0: absent),
+ *   `operation_id` the caller's idempotency key (unique per flag).
  * - `flag_segments`: segments (reusable constraint sets), sent to every environment.
  * - `flag_state`: one row holding the global flag revision (bumped by every
  *   change; its row lock serialises writers) and a random `epoch` that makes
@@ -44,9 +46,13 @@ create table cutover.flag_versions (
   actor text not null,
   reason text,
   revision bigint not null,
+  previous_version integer not null,
+  operation_id text,
   created_at timestamptz not null,
   primary key (key, version)
 );
+create unique index flag_versions_operation_idx on cutover.flag_versions (key, operation_id)
+  where operation_id is not null;
 
 create table cutover.flag_segments (
   id integer primary key,
