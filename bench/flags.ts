@@ -5,7 +5,16 @@
  * and the same 1,000,000 generated contexts, in one run. Prints both rates,
  * the ratio, and whether every result agreed.
  *
- * Options (environment): BENCH_CONTEXTS (default 1000000), BENCH_SEED (default 20240601).
+ * Method: the contexts are generated once (seeded PRNG) before timing; both
+ * engines are warmed up on other contexts; in each round, for each flag, each
+ * engine runs one timed pass over all contexts (isEnabled, or getVariant for the variant
+ * flag), storing its results; garbage is collected and background sweeping
+ * given time to finish before every timed pass, so neither engine pays for
+ * the other's garbage. Rates are reported per CPU-second of the process and
+ * per wall-clock second (on a shared machine the CPU figure is the steadier).
+ *
+ * Options (environment): BENCH_CONTEXTS (default 1000000), BENCH_SEED (default 20240601),
+ * BENCH_ROUNDS (default 3; each figure is the median of the rounds).
  */
 import { availableParallelism, loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -18,7 +27,7 @@ import {
 
 const CONTEXTS = Number(process.env.BENCH_CONTEXTS ?? 1_000_000);
 const SEED = Number(process.env.BENCH_SEED ?? 20240601);
-const CHUNK = 250_000;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 /**
  * Collects garbage between timed loops (run with --expose-gc, as `npm run bench:flags` does), so
@@ -129,10 +138,11 @@ function pick<T>(list: readonly T[], r: number): T {
 }
 
 function generate(count: number, random: () => number): FlagContext[] {
-  const out: FlagContext[] = new Array<FlagContext>(count);
+  // push, not new Array(count): V8 keeps a large pre-sized array in slow (dictionary) mode.
+  const out: FlagContext[] = [];
   for (let i = 0; i < count; i++) {
     const qa = random() < 0.001;
-    out[i] = {
+    out.push({
       userId: qa
         ? `user-qa-${1 + Math.floor(random() * 2)}`
         : `user-${Math.floor(random() * 1e9).toString(36)}`,
@@ -145,7 +155,7 @@ function generate(count: number, random: () => number): FlagContext[] {
         plan: pick(PLANS, random()),
         region: pick(REGIONS, random()),
       },
-    };
+    });
   }
   return out;
 }
@@ -185,22 +195,28 @@ async function startUnleash(): Promise<Unleash> {
   return unleash;
 }
 
-/** Wall-clock and CPU time spent by one engine on one flag. */
+/** Wall-clock and CPU time of one engine on one flag: one sample per round. */
 interface Spent {
-  wallNs: number;
-  cpuUs: number;
+  wallNs: number[];
+  cpuUs: number[];
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 async function timed(spent: Spent, loop: () => void): Promise<void> {
   collectGarbage();
-  // Let V8's background threads finish sweeping before the clock starts.
-  await sleep(25);
+  // Let V8's background threads finish sweeping (a heap of ~1 GB) before the clock starts.
+  await sleep(250);
   const cpu = process.cpuUsage();
   const wall = process.hrtime.bigint();
   loop();
-  spent.wallNs += Number(process.hrtime.bigint() - wall);
+  spent.wallNs.push(Number(process.hrtime.bigint() - wall));
   const used = process.cpuUsage(cpu);
-  spent.cpuUs += used.user + used.system;
+  spent.cpuUs.push(used.user + used.system);
 }
 
 function rate(evaluations: number, seconds: number): string {
@@ -214,8 +230,8 @@ async function main(): Promise<void> {
   const cutover = createEvaluator(payload);
   const unleash = await startUnleash();
   const flags = ['checkout-v2', 'new-dashboard', 'beta-reports'] as const;
-  const cut: Spent[] = flags.map(() => ({ wallNs: 0, cpuUs: 0 }));
-  const unl: Spent[] = flags.map(() => ({ wallNs: 0, cpuUs: 0 }));
+  const cut: Spent[] = flags.map(() => ({ wallNs: [], cpuUs: [] }));
+  const unl: Spent[] = flags.map(() => ({ wallNs: [], cpuUs: [] }));
   const mismatches = [0, 0, 0];
   const enabledCount = [0, 0, 0];
 
@@ -234,41 +250,66 @@ async function main(): Promise<void> {
     unleash.isEnabled(flags[2], c as UnleashContext);
   }
 
-  const random = prng(SEED);
-  const boolsA = new Uint8Array(CHUNK);
-  const boolsB = new Uint8Array(CHUNK);
-  const variantsA: VariantLike[] = new Array<VariantLike>(CHUNK);
-  const variantsB: VariantLike[] = new Array<VariantLike>(CHUNK);
-  for (let done = 0; done < CONTEXTS; done += CHUNK) {
-    const n = Math.min(CHUNK, CONTEXTS - done);
-    const contexts = generate(n, random);
-    for (const f of [0, 2] as const) {
+  // The same contexts for both engines, generated once (not timed).
+  const contexts = generate(CONTEXTS, prng(SEED));
+  const n = contexts.length;
+  const bitsA = new Uint8Array(n);
+  const bitsB = new Uint8Array(n);
+  // Packed arrays (filled by push) for the variant results.
+  const packed = <T>(value: T): T[] => {
+    const out: T[] = [];
+    for (let i = 0; i < n; i++) out.push(value);
+    return out;
+  };
+  const namesA = packed('');
+  const namesB = packed('');
+  const payloadsA = packed<VariantLike['payload']>(undefined);
+  const payloadsB = packed<VariantLike['payload']>(undefined);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const f of [0, 1, 2] as const) {
       const name = flags[f];
-      await timed(cut[f]!, () => {
-        for (let i = 0; i < n; i++) boolsA[i] = cutover.isEnabled(name, contexts[i]) ? 1 : 0;
-      });
-      await timed(unl[f]!, () => {
+      if (f === 1) {
+        // Variants: keep name, payload and flags of each result (not the result objects themselves).
+        await timed(cut[f]!, () => {
+          for (let i = 0; i < n; i++) {
+            const v = cutover.getVariant(name, contexts[i]);
+            namesA[i] = v.name;
+            payloadsA[i] = v.payload;
+            bitsA[i] = (v.enabled ? 1 : 0) | (v.feature_enabled ? 2 : 0);
+          }
+        });
+        await timed(unl[f]!, () => {
+          for (let i = 0; i < n; i++) {
+            const v = unleash.getVariant(name, contexts[i] as UnleashContext);
+            namesB[i] = v.name;
+            payloadsB[i] = v.payload;
+            bitsB[i] = (v.enabled ? 1 : 0) | (v.feature_enabled ? 2 : 0);
+          }
+        });
         for (let i = 0; i < n; i++) {
-          boolsB[i] = unleash.isEnabled(name, contexts[i] as UnleashContext) ? 1 : 0;
+          const same =
+            bitsA[i] === bitsB[i] &&
+            sameVariant(
+              { name: namesA[i]!, enabled: true, payload: payloadsA[i] },
+              { name: namesB[i]!, enabled: true, payload: payloadsB[i] },
+            );
+          if (!same) mismatches[f]!++;
+          if (round === 0) enabledCount[f]! += bitsA[i]! & 1;
         }
-      });
-      for (let i = 0; i < n; i++) {
-        if (boolsA[i] !== boolsB[i]) mismatches[f]!++;
-        enabledCount[f]! += boolsA[i]!;
+      } else {
+        await timed(cut[f]!, () => {
+          for (let i = 0; i < n; i++) bitsA[i] = cutover.isEnabled(name, contexts[i]) ? 1 : 0;
+        });
+        await timed(unl[f]!, () => {
+          for (let i = 0; i < n; i++) {
+            bitsB[i] = unleash.isEnabled(name, contexts[i] as UnleashContext) ? 1 : 0;
+          }
+        });
+        for (let i = 0; i < n; i++) {
+          if (bitsA[i] !== bitsB[i]) mismatches[f]!++;
+          if (round === 0) enabledCount[f]! += bitsA[i]!;
+        }
       }
-    }
-    const name = flags[1];
-    await timed(cut[1]!, () => {
-      for (let i = 0; i < n; i++) variantsA[i] = cutover.getVariant(name, contexts[i]);
-    });
-    await timed(unl[1]!, () => {
-      for (let i = 0; i < n; i++) {
-        variantsB[i] = unleash.getVariant(name, contexts[i] as UnleashContext);
-      }
-    });
-    for (let i = 0; i < n; i++) {
-      if (!sameVariant(variantsA[i]!, variantsB[i]!)) mismatches[1]!++;
-      if (variantsA[i]!.enabled) enabledCount[1]!++;
     }
   }
   unleash.destroy();
@@ -278,33 +319,39 @@ async function main(): Promise<void> {
     '3 variants + override (getVariant)',
     'segment of 2 constraints (isEnabled)',
   ];
-  const sum = (list: Spent[]): Spent =>
-    list.reduce((a, b) => ({ wallNs: a.wallNs + b.wallNs, cpuUs: a.cpuUs + b.cpuUs }), {
-      wallNs: 0,
-      cpuUs: 0,
-    });
-  const row = (label: string, evaluations: number, a: Spent, b: Spent, agreement: string) => [
+  /** Median seconds per round of one engine on one flag, or summed over flags. */
+  interface Seconds {
+    cpu: number;
+    wall: number;
+  }
+  const seconds = (spent: Spent): Seconds => ({
+    cpu: median(spent.cpuUs) / 1e6,
+    wall: median(spent.wallNs) / 1e9,
+  });
+  const total = (list: Spent[]): Seconds =>
+    list.map(seconds).reduce((a, b) => ({ cpu: a.cpu + b.cpu, wall: a.wall + b.wall }));
+  const row = (label: string, evaluations: number, a: Seconds, b: Seconds, agreement: string) => [
     label,
-    rate(evaluations, a.cpuUs / 1e6),
-    rate(evaluations, b.cpuUs / 1e6),
-    `${(b.cpuUs / a.cpuUs).toFixed(1)}x`,
-    rate(evaluations, a.wallNs / 1e9),
-    rate(evaluations, b.wallNs / 1e9),
-    `${(b.wallNs / a.wallNs).toFixed(1)}x`,
+    rate(evaluations, a.cpu),
+    rate(evaluations, b.cpu),
+    `${(b.cpu / a.cpu).toFixed(1)}x`,
+    rate(evaluations, a.wall),
+    rate(evaluations, b.wall),
+    `${(b.wall / a.wall).toFixed(1)}x`,
     agreement,
   ];
   const rows = flags.map((name, f) =>
     row(
       `${name}: ${kinds[f]}`,
       CONTEXTS,
-      cut[f]!,
-      unl[f]!,
+      seconds(cut[f]!),
+      seconds(unl[f]!),
       `${mismatches[f]} mismatches (${((enabledCount[f]! / CONTEXTS) * 100).toFixed(1)}% on)`,
     ),
   );
   const totalMismatches = mismatches.reduce((a, b) => a + b, 0);
   rows.push(
-    row('all three flags', CONTEXTS * 3, sum(cut), sum(unl), `${totalMismatches} mismatches`),
+    row('all three flags', CONTEXTS * 3, total(cut), total(unl), `${totalMismatches} mismatches`),
   );
   const header = [
     'flag',
@@ -325,7 +372,7 @@ async function main(): Promise<void> {
   const cpuWidth = widths[1]! + widths[2]! + widths[3]! + 4;
   const wallWidth = widths[4]! + widths[5]! + widths[6]! + 4;
   console.log(
-    `flag evaluation benchmark: ${CONTEXTS.toLocaleString('en-US')} contexts x 3 flags (seed ${SEED}), node ${process.version}, ${availableParallelism()} cores, load ${loadavg()[0]!.toFixed(1)}`,
+    `flag evaluation benchmark: ${CONTEXTS.toLocaleString('en-US')} contexts x 3 flags, median of ${ROUNDS} rounds (seed ${SEED}), node ${process.version}, ${availableParallelism()} cores, load ${loadavg()[0]!.toFixed(1)}`,
   );
   console.log('');
   console.log(
@@ -337,8 +384,8 @@ async function main(): Promise<void> {
   console.log('');
   console.log(
     totalMismatches === 0
-      ? `every result agreed (${(CONTEXTS * 3).toLocaleString('en-US')} evaluations compared)`
-      : `RESULTS DIFFER: ${totalMismatches} of ${(CONTEXTS * 3).toLocaleString('en-US')} evaluations disagree`,
+      ? `every result agreed (${(CONTEXTS * 3 * ROUNDS).toLocaleString('en-US')} evaluations compared)`
+      : `RESULTS DIFFER: ${totalMismatches} of ${(CONTEXTS * 3 * ROUNDS).toLocaleString('en-US')} evaluations disagree`,
   );
   if (totalMismatches !== 0) process.exitCode = 1;
 }

@@ -13,6 +13,7 @@ import {
   type IPv4Range,
 } from './ip-range.js';
 import type { FlagContext } from './model.js';
+import { StringList } from './string-list.js';
 
 /** What a compiled constraint may depend on besides the context. */
 export interface ConstraintEnvironment {
@@ -108,7 +109,7 @@ export class CompiledConstraint {
   negate = false;
   /** IN_ONE value. */
   single = '';
-  set: ReadonlySet<string> | null = null;
+  set: StringList | null = null;
   /** STR_* values (lower-cased when `caseInsensitive`). */
   strings: readonly string[] = NO_STRINGS;
   caseInsensitive = false;
@@ -205,7 +206,7 @@ function compileUnsafe(raw: unknown, env: ConstraintEnvironment): CompiledConstr
         k.single = values[0]!;
       } else {
         k.op = IN;
-        k.set = new Set(values);
+        k.set = new StringList(values);
       }
       return k;
     }

@@ -9,6 +9,7 @@ import { ContextField, fieldValue, type StaticContext } from './context-value.js
 import { parseAddress4, parseIPv4Range, parsePlainIPv4, type IPv4Range } from './ip-range.js';
 import type { ClientFeaturesResponse, FlagContext, VariantPayload } from './model.js';
 import { PrefixedMurmurHash, STRATEGY_HASH_SEED, VARIANT_HASH_SEED } from './normalized-hash.js';
+import { StringList } from './string-list.js';
 
 /**
  * The variant a flag resolves to, in the shape of the Unleash SDKs'
@@ -134,7 +135,7 @@ class CompiledVariants {
   /** Overrides in variant order: variant index, field, accepted values. */
   readonly overrideIndex: number[] = [];
   readonly overrideField: ContextField[] = [];
-  readonly overrideValues: Set<string>[] = [];
+  readonly overrideValues: StringList[] = [];
   /** Stickiness `default`: userId, sessionId, remoteAddress, else random. */
   stickyDefault = true;
   stickyField: ContextField = NO_FIELD;
@@ -181,8 +182,9 @@ function compileVariants(
     if (Array.isArray(item.overrides)) {
       for (const o of item.overrides as unknown[]) {
         if (!isRecord(o) || typeof o.contextName !== 'string' || !Array.isArray(o.values)) continue;
-        const values = new Set<string>();
-        for (const x of o.values as unknown[]) if (typeof x === 'string') values.add(x);
+        const values = new StringList(
+          (o.values as unknown[]).filter((x): x is string => typeof x === 'string'),
+        );
         v.overrideIndex.push(index);
         v.overrideField.push(new ContextField(o.contextName, cx.staticContext));
         v.overrideValues.push(values);
@@ -355,7 +357,9 @@ function setRollout(
     s.kind = NEVER;
     return;
   }
-  s.kind = ROLLOUT;
+  // A 100 % rollout on default/random stickiness always finds an id: on for everyone.
+  s.kind =
+    percentage >= 100 && (idSource === ID_DEFAULT || idSource === ID_RANDOM) ? ALWAYS : ROLLOUT;
   s.percentage = percentage;
   s.idSource = idSource;
   s.idField = idField;
