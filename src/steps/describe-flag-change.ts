@@ -94,7 +94,7 @@ export function formatFlagEnvironmentState(state: FlagEnvironmentState): string 
   if (!state.exists) return 'does not exist';
   if (!state.defined) return 'not defined';
   const parts = [state.enabled ? 'on' : 'off'];
-  if (state.everyone) parts[0] = `${parts[0]} for everyone`;
+  if (state.everyone && state.enabled) parts[0] = 'on for everyone';
   if (state.rollouts.length > 0) parts.push(`rollout ${rolloutText(state.rollouts)}`);
   if (state.users !== undefined) parts.push(`users ${usersText(state.users)}`);
   if (state.others > 0)
@@ -131,7 +131,7 @@ export function describeFlagChange(before: Flag | null, after: Flag | null, env:
   if (JSON.stringify(a.users) !== JSON.stringify(b.users)) {
     parts.push(`users ${usersText(a.users)} → ${usersText(b.users)}`);
   }
-  if (a.everyone !== b.everyone) {
+  if (a.everyone !== b.everyone && (a.enabled || b.enabled)) {
     parts.push(b.everyone ? 'now on for everyone' : 'no longer on for everyone');
   }
   if (a.others !== b.others) parts.push(`other strategies ${a.others} → ${b.others}`);

@@ -295,7 +295,7 @@ async function simulate(
 export function createFlagStepKind(): StepKind<FlagStepSpec, FlagStepOutput> {
   return {
     name: 'flag',
-    schema: flagStepSpecSchema as z.ZodType<FlagStepSpec>,
+    schema: flagStepSpecSchema,
     async describe(spec, ctx): Promise<StepDescription> {
       const env = envOf(spec, ctx);
       const { before, after, restore, error } = await simulate(spec, ctx);
