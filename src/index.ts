@@ -7,3 +7,7 @@ export * from './db/index.js';
 export * from './store/index.js';
 export * from './flags/index.js';
 export * from './migrate/index.js';
+export * from './plan/index.js';
+export * from './steps/index.js';
+export * from './runner/index.js';
+export * from './data/index.js';

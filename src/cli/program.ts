@@ -1,10 +1,22 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { registerBackup } from './commands/backup.js';
 import { registerMigrate } from './commands/migrate.js';
+import { registerPlan } from './commands/plan.js';
+import { registerRun } from './commands/run.js';
+import { registerRuns } from './commands/runs.js';
+import { registerSnapshot } from './commands/snapshot.js';
 import { EXIT } from './exit-codes.js';
 
 /** Every command group registers itself here (one file per group under `commands/`). */
-const REGISTRARS: ((program: Command) => void)[] = [registerMigrate];
+const REGISTRARS: ((program: Command) => void)[] = [
+  registerMigrate,
+  registerPlan,
+  registerRun,
+  registerRuns,
+  registerSnapshot,
+  registerBackup,
+];
 
 /**
  * Builds the `cutover` command tree. Commander parses flags; handlers go

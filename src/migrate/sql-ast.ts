@@ -3,7 +3,7 @@
  * of PostgreSQL's own parse tree). Internal to `src/migrate`.
  */
 
-import type { DefElem, Node, RangeVar } from 'libpg-query';
+import type { DefElem, Node, RangeVar, TypeName } from 'libpg-query';
 
 /** The node's type name (`AlterTableStmt`, `SelectStmt`, …): the single key of a parse-tree node. */
 export function nodeType(node: Node | undefined): string | undefined {
@@ -89,4 +89,12 @@ export function* walk(value: unknown): Generator<Node> {
     yield value as Node;
   }
   for (const key of keys) yield* walk((value as Record<string, unknown>)[key]);
+}
+
+/** The last name of a type name (`pg_catalog.varchar` → `varchar`), as written. */
+export function typeNameOf(t: TypeName | undefined): string | undefined {
+  const names = (t?.names ?? []).flatMap((n) =>
+    'String' in n && n.String.sval !== undefined ? [n.String.sval] : [],
+  );
+  return names[names.length - 1];
 }

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { z } from 'zod';
+import type { PlanMigrations } from '../plan/plan-types.js';
 
 /** Time source; inject a fake one in tests. */
 export interface Clock {
@@ -73,10 +74,24 @@ export interface StepContext {
   progress(progress: StepProgress): void;
   /** This step's durable checkpoint. */
   readonly checkpoint: StepCheckpoint;
-  /** Steps of this run completed before this one, in order (for compensation lookups). */
+  /**
+   * Steps of this run completed before this one, in order (for compensation
+   * lookups). In `describe`, the plan's earlier steps (not run yet, `output`
+   * undefined).
+   */
   readonly completedSteps: readonly CompletedStep[];
   /** Actor recorded in the audit log (OS user, or token name). */
   readonly actor: string;
+  /**
+   * The plan's `migrations` settings (directory resolved to an absolute path),
+   * when the plan has them. Used by the `migrate` step kind.
+   */
+  readonly migrations?: PlanMigrations;
+  /**
+   * True when the run was started with `--yes`: `approve` steps approve
+   * themselves (recorded as such in the audit log). Default false.
+   */
+  readonly autoApprove?: boolean;
 }
 
 /** How `cutover plan` describes a step before running it. */
@@ -111,9 +126,23 @@ export interface StepKind<Spec = unknown, Output = unknown> {
   /** Applies the step; returns JSON output recorded with the step. */
   apply(spec: Spec, ctx: StepContext): Promise<Output>;
   /**
-   * Compensates a completed step. Undefined when there is nothing to undo
-   * (verify, wait, approve, notify). Throws CutoverError `COMPENSATION_IMPOSSIBLE`
+   * Compensates a step. Undefined when there is nothing to undo (verify,
+   * wait, approve, notify). Throws CutoverError `COMPENSATION_IMPOSSIBLE`
    * (category `refused`) with the reason when it cannot.
+   *
+   * `output` is what `apply` returned, or **undefined when the step did not
+   * complete** (it failed or was interrupted part-way, e.g. a failing
+   * migration after two applied ones, a backfill stopped half-way): then
+   * compensation must undo whatever part was applied, using the checkpoint
+   * (`ctx.checkpoint`), and be a no-op when nothing was.
    */
-  compensate?(spec: Spec, output: Output, ctx: StepContext): Promise<void>;
+  compensate?(spec: Spec, output: Output | undefined, ctx: StepContext): Promise<void>;
+  /**
+   * Optional pre-flight of a rollback: called for every step to compensate
+   * before any compensation runs, so a rollback that cannot finish refuses
+   * before changing anything. Throws CutoverError `COMPENSATION_IMPOSSIBLE`
+   * (category `refused`) saying why (e.g. a `sql` step without `down`).
+   * Must not write.
+   */
+  checkCompensation?(spec: Spec, output: Output | undefined, ctx: StepContext): Promise<void>;
 }

@@ -1,4 +1,5 @@
 import { migration0001 } from './0001-schema-migrations.js';
+import { migration0002 } from './0002-runs.js';
 import type { ControlMigration } from './control-migration.js';
 
 export type { ControlMigration } from './control-migration.js';
@@ -8,4 +9,4 @@ export type { ControlMigration } from './control-migration.js';
  * order. To add one: create `NNNN-name.ts` exporting a {@link ControlMigration}
  * and append it here (one import, one entry).
  */
-export const CONTROL_MIGRATIONS: readonly ControlMigration[] = [migration0001];
+export const CONTROL_MIGRATIONS: readonly ControlMigration[] = [migration0001, migration0002];
