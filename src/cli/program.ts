@@ -1,11 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerBackup } from './commands/backup.js';
+import { registerFlags } from './commands/flags.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerPlan } from './commands/plan.js';
 import { registerRun } from './commands/run.js';
 import { registerRuns } from './commands/runs.js';
+import { registerServe } from './commands/serve.js';
 import { registerSnapshot } from './commands/snapshot.js';
+import { registerTokens } from './commands/tokens.js';
 import { EXIT } from './exit-codes.js';
 
 /** Every command group registers itself here (one file per group under `commands/`). */
@@ -16,6 +19,9 @@ const REGISTRARS: ((program: Command) => void)[] = [
   registerRuns,
   registerSnapshot,
   registerBackup,
+  registerFlags,
+  registerTokens,
+  registerServe,
 ];
 
 /**

@@ -41,3 +41,54 @@ export {
   type ParseFlagOptions,
 } from './parse-flag.js';
 export { flagToFeature, flagsToClientFeatures, resolveVariantWeights } from './flag-to-feature.js';
+
+// Store (PostgreSQL; not used by the evaluator or the SDK).
+export {
+  createFlagStore,
+  environmentRevision,
+  FLAG_CHANNEL,
+  type FlagEvent,
+  type FlagNotification,
+  type FlagSnapshot,
+  type FlagStore,
+  type FlagStoreOptions,
+} from './flag-store.js';
+export type {
+  ChangeMeta,
+  EnvironmentChangeMeta,
+  FlagAction,
+  FlagAdmin,
+  FlagChange,
+  FlagExport,
+  FlagRecord,
+  FlagVersion,
+  ImportOptions,
+  ListFilter,
+  SegmentChange,
+} from './flag-store-types.js';
+export {
+  flagHasTag,
+  parseEnvironmentName,
+  parseRolloutPercent,
+  parseTagFilter,
+  targetEnvironments,
+  withEnabled,
+  withRollout,
+  type TagFilter,
+} from './flag-mutations.js';
+export {
+  listenForFlagChanges,
+  parseNotification,
+  type FlagChangeHandlers,
+  type FlagChangeListener,
+  type FlagChangeListenerOptions,
+} from './flag-change-listener.js';
+export {
+  createClientReportStore,
+  type ClientApplication,
+  type ClientMetrics,
+  type ClientRegistration,
+  type ClientReportStore,
+  type FlagMetricsRow,
+  type ToggleCounts,
+} from './client-report-store.js';

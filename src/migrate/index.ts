@@ -62,5 +62,3 @@ export { flywayChecksum, prismaChecksumMatches } from './adopt-history.js';
 export type { CreatedMigration } from './create-migration.js';
 export { MIGRATION_LOCK_KEY, findLockHolders } from './migration-lock.js';
 export { findBlockingSessions } from './blocking-sessions.js';
-export { backoffDelay } from './backoff.js';
-export type { BackoffOptions } from './backoff.js';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { isConnectionError, isDatabaseError } from '../db/index.js';
 import { CutoverError } from '../errors/index.js';
-import { backoffDelay } from './backoff.js';
+import { backoffDelay } from '../retry/index.js';
 import { BlockerWatch, describeBlockers } from './blocking-sessions.js';
 import { migrationKey, type CheckpointEntry } from './history.js';
 import { concurrentIndexTarget, findInvalidIndex } from './invalid-index.js';
