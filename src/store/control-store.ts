@@ -22,6 +22,7 @@ import {
   type StepRow,
 } from './control-rows.js';
 import type { Queryable } from './queryable.js';
+import { withTransaction } from './with-transaction.js';
 import type {
   ApprovalRecord,
   EventRecord,
@@ -126,18 +127,7 @@ export class ControlStore {
 
   /** Runs `fn` in one transaction on a client of the pool (rolled back when it throws). */
   async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('begin');
-      const result = await fn(client);
-      await client.query('commit');
-      return result;
-    } catch (error) {
-      await client.query('rollback').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    return withTransaction(this.pool, fn);
   }
 
   // ---------------------------------------------------------------- runs
