@@ -3,11 +3,12 @@ import type pg from 'pg';
 import { CutoverError } from '../errors/index.js';
 import { withTransaction } from '../store/with-transaction.js';
 import { flagToFeature } from './flag-to-feature.js';
-import { FLAG_CHANNEL, notificationPayload } from './flag-notification.js';
+import { notifyFlagChange } from './flag-notification.js';
 import { schemaMissing, translateError } from './flag-store-errors.js';
 import type { ChangeMeta, FlagAction, FlagChange, SegmentChange } from './flag-store-types.js';
 import type { Flag, Segment } from './model.js';
 import { parseFlag } from './parse-flag.js';
+import { recordFlagEvent } from './record-flag-event.js';
 
 /** One transaction of changes: the lock on `flag_state` is held throughout. */
 export interface ChangeBatch {
@@ -158,20 +159,16 @@ async function changeInTransaction<T>(
           at,
         ],
       );
-      await client.query(
-        `insert into cutover.flag_events (at, actor, action, flag_key, environment, version, reason, details)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [
-          at,
-          actor,
-          action,
-          key,
-          typeof details?.env === 'string' ? details.env : null,
-          version,
-          meta.reason ?? null,
-          JSON.stringify({ previousVersion: currentVersion, environments, ...details }),
-        ],
-      );
+      await recordFlagEvent(client, {
+        at,
+        actor,
+        action,
+        flagKey: key,
+        environment: typeof details?.env === 'string' ? details.env : null,
+        version,
+        reason: meta.reason,
+        details: { previousVersion: currentVersion, environments, ...details },
+      });
       return {
         key,
         action,
@@ -201,8 +198,12 @@ async function changeInTransaction<T>(
         [segment.id, JSON.stringify(segment), at, actor],
       );
       (await loadSegmentIds()).add(segment.id);
-      await audit(client, at, actor, before === null ? 'segment-create' : 'segment-update', meta, {
-        segment: segment.id,
+      await recordFlagEvent(client, {
+        at,
+        actor,
+        action: before === null ? 'segment-create' : 'segment-update',
+        reason: meta.reason,
+        details: { segment: segment.id },
       });
       changedAny = true;
       allEnvironments = true;
@@ -238,7 +239,13 @@ async function changeInTransaction<T>(
         });
       }
       (await loadSegmentIds()).delete(id);
-      await audit(client, at, actor, 'segment-delete', meta, { segment: id });
+      await recordFlagEvent(client, {
+        at,
+        actor,
+        action: 'segment-delete',
+        reason: meta.reason,
+        details: { segment: id },
+      });
       changedAny = true;
       allEnvironments = true;
       return { id, segment: null, changed: true, revision };
@@ -258,12 +265,11 @@ async function changeInTransaction<T>(
         [envs, revision],
       );
     }
-    await client.query('select pg_notify($1, $2)', [
-      FLAG_CHANNEL,
-      allEnvironments
-        ? JSON.stringify({ type: 'flags', revision, environments: null })
-        : notificationPayload(revision, envs),
-    ]);
+    await notifyFlagChange(client, {
+      type: 'flags',
+      revision,
+      environments: allEnvironments ? null : Object.fromEntries(envs.map((env) => [env, revision])),
+    });
   }
   return result;
 }
@@ -271,20 +277,6 @@ async function changeInTransaction<T>(
 function referencesSegments(flag: Flag): boolean {
   return Object.values(flag.environments).some((env) =>
     env.strategies.some((s) => (s.segments ?? []).length > 0),
-  );
-}
-
-async function audit(
-  client: pg.PoolClient,
-  at: Date,
-  actor: string,
-  action: string,
-  meta: ChangeMeta,
-  details: Record<string, unknown>,
-): Promise<void> {
-  await client.query(
-    `insert into cutover.flag_events (at, actor, action, reason, details) values ($1, $2, $3, $4, $5)`,
-    [at, actor, action, meta.reason ?? null, JSON.stringify(details)],
   );
 }
 

@@ -1,3 +1,5 @@
+import type pg from 'pg';
+
 /** The LISTEN/NOTIFY channel on which every committed flag or token change is announced. */
 export const FLAG_CHANNEL = 'cutover_flags';
 
@@ -16,14 +18,23 @@ export type FlagNotification =
 const NOTIFY_LIMIT = 7900;
 
 /**
- * The {@link FlagNotification} payload of a flag change at `revision` that
- * altered the client payload of `envs`, as JSON. When the list would make the
- * payload too long for NOTIFY, `environments: null` (every environment).
+ * `notification` as the JSON payload of a NOTIFY. A `flags` notification
+ * whose list of environments would make it too long is sent with
+ * `environments: null` (every environment).
  */
-export function notificationPayload(revision: number, envs: string[]): string {
-  const environments = Object.fromEntries(envs.map((env) => [env, revision]));
-  const full = JSON.stringify({ type: 'flags', revision, environments });
-  return full.length <= NOTIFY_LIMIT
-    ? full
-    : JSON.stringify({ type: 'flags', revision, environments: null });
+export function notificationPayload(notification: FlagNotification): string {
+  const full = JSON.stringify(notification);
+  if (notification.type !== 'flags' || full.length <= NOTIFY_LIMIT) return full;
+  return JSON.stringify({ ...notification, environments: null });
+}
+
+/**
+ * Announces `notification` on {@link FLAG_CHANNEL} through `db`; inside a
+ * transaction, PostgreSQL delivers it on commit (and drops it on rollback).
+ */
+export async function notifyFlagChange(
+  db: pg.ClientBase,
+  notification: FlagNotification,
+): Promise<void> {
+  await db.query('select pg_notify($1, $2)', [FLAG_CHANNEL, notificationPayload(notification)]);
 }

@@ -1,8 +1,9 @@
 import { createHash, randomBytes as nodeRandomBytes, timingSafeEqual } from 'node:crypto';
 import type pg from 'pg';
 import { CutoverError } from '../errors/index.js';
-import { FLAG_CHANNEL } from '../flags/flag-store.js';
+import { notifyFlagChange } from '../flags/flag-notification.js';
 import { parseEnvironmentName } from '../flags/flag-mutations.js';
+import { recordFlagEvent } from '../flags/record-flag-event.js';
 import { withTransaction } from '../store/with-transaction.js';
 
 /**
@@ -119,12 +120,14 @@ export function createTokenStore(pool: pg.Pool, options: TokenStoreOptions = {})
              values ($1, $2, $3, $4, $5, $6, $7) returning *`,
             [name, input.type, environment, hashToken(token), display, at, meta.actor],
           );
-          await client.query(
-            `insert into cutover.flag_events (at, actor, action, environment, details)
-             values ($1, $2, 'token-create', $3, $4)`,
-            [at, meta.actor, environment, JSON.stringify({ token: name, type: input.type })],
-          );
-          await client.query('select pg_notify($1, $2)', [FLAG_CHANNEL, '{"type":"tokens"}']);
+          await recordFlagEvent(client, {
+            at,
+            actor: meta.actor,
+            action: 'token-create',
+            environment,
+            details: { token: name, type: input.type },
+          });
+          await notifyFlagChange(client, { type: 'tokens' });
           return rows[0];
         });
       } catch (error) {
@@ -173,12 +176,14 @@ export function createTokenStore(pool: pg.Pool, options: TokenStoreOptions = {})
             },
           );
         }
-        await client.query(
-          `insert into cutover.flag_events (at, actor, action, environment, details)
-           values ($1, $2, 'token-revoke', $3, $4)`,
-          [at, meta.actor, row.environment, JSON.stringify({ token: row.name, type: row.type })],
-        );
-        await client.query('select pg_notify($1, $2)', [FLAG_CHANNEL, '{"type":"tokens"}']);
+        await recordFlagEvent(client, {
+          at,
+          actor: meta.actor,
+          action: 'token-revoke',
+          environment: row.environment,
+          details: { token: row.name, type: row.type },
+        });
+        await notifyFlagChange(client, { type: 'tokens' });
         return toRecord(row);
       });
     },
