@@ -3,6 +3,7 @@ import { CutoverError } from '../errors/index.js';
 import { runChangeBatch, type ChangeBatch } from './change-batch.js';
 import {
   flagHasTag,
+  patchFields,
   withEnabled,
   withPatch,
   withRollout,
@@ -173,38 +174,17 @@ class PgFlagStore implements FlagStore {
         'patch',
         requireExisting(key, (flag) => withPatch(flag, patch, meta.env)),
         meta,
-        {
-          env: meta.env ?? null,
-          ...(patch.rollout === undefined ? {} : { rollout: patch.rollout }),
-          ...(patch.enabled === undefined ? {} : { enabled: patch.enabled }),
-          ...(patch.users === undefined ? {} : { users: [...patch.users] }),
-        },
+        { env: meta.env ?? null, ...patchFields(patch) },
       ),
     );
   }
 
   async enable(key: string, meta: EnvironmentChangeMeta): Promise<FlagChange> {
-    return this.single((batch) =>
-      batch.apply(
-        key,
-        'enable',
-        requireExisting(key, (flag) => withEnabled(flag, true, meta.env)),
-        meta,
-        { env: meta.env ?? null },
-      ),
-    );
+    return this.setEnabled(key, true, meta);
   }
 
   async disable(key: string, meta: EnvironmentChangeMeta): Promise<FlagChange> {
-    return this.single((batch) =>
-      batch.apply(
-        key,
-        'disable',
-        requireExisting(key, (flag) => withEnabled(flag, false, meta.env)),
-        meta,
-        { env: meta.env ?? null },
-      ),
-    );
+    return this.setEnabled(key, false, meta);
   }
 
   async disableByTag(tag: TagFilter, meta: EnvironmentChangeMeta): Promise<FlagChange[]> {
@@ -330,6 +310,23 @@ class PgFlagStore implements FlagStore {
       [options.key ?? null, options.limit ?? 100],
     );
     return rows.map(toEvent);
+  }
+
+  /** {@link enable} (`enabled` true) or {@link disable}. */
+  private async setEnabled(
+    key: string,
+    enabled: boolean,
+    meta: EnvironmentChangeMeta,
+  ): Promise<FlagChange> {
+    return this.single((batch) =>
+      batch.apply(
+        key,
+        enabled ? 'enable' : 'disable',
+        requireExisting(key, (flag) => withEnabled(flag, enabled, meta.env)),
+        meta,
+        { env: meta.env ?? null },
+      ),
+    );
   }
 
   private async single(run: (batch: ChangeBatch) => Promise<FlagChange>): Promise<FlagChange> {

@@ -57,27 +57,14 @@ export function resolveClientSettings(options: FlagClientOptions): FlagClientSet
   const clock = options.clock ?? Date.now;
   const random = options.random ?? Math.random;
   const fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
-  const staleAfterMs = nonNegative(options.staleAfterMs, 'staleAfterMs', DEFAULTS.staleAfterMs);
-  const pollIntervalMs = nonNegative(
-    options.pollIntervalMs,
-    'pollIntervalMs',
-    DEFAULTS.pollIntervalMs,
-  );
-  const readyTimeoutMs = nonNegative(
-    options.readyTimeoutMs,
-    'readyTimeoutMs',
-    DEFAULTS.readyTimeoutMs,
-  );
-  const requestTimeoutMs = nonNegative(
-    options.requestTimeoutMs,
-    'requestTimeoutMs',
-    DEFAULTS.requestTimeoutMs,
-  );
-  const streamIdleTimeoutMs = nonNegative(
-    options.streamIdleTimeoutMs,
-    'streamIdleTimeoutMs',
-    DEFAULTS.streamIdleTimeoutMs,
-  );
+  const duration = (name: Exclude<keyof typeof DEFAULTS, 'appName'>): number =>
+    nonNegative(options[name], name, DEFAULTS[name]);
+  // Checked in this order (the first bad one is reported).
+  const staleAfterMs = duration('staleAfterMs');
+  const pollIntervalMs = duration('pollIntervalMs');
+  const readyTimeoutMs = duration('readyTimeoutMs');
+  const requestTimeoutMs = duration('requestTimeoutMs');
+  const streamIdleTimeoutMs = duration('streamIdleTimeoutMs');
   const appName = options.appName ?? DEFAULTS.appName;
   const staticContext: StaticContext = {
     appName,
