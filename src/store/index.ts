@@ -4,7 +4,6 @@ export type { ControlSchemaResult, EnsureControlSchemaOptions } from './control-
 export { CONTROL_MIGRATIONS } from './control-migrations/index.js';
 export type { ControlMigration } from './control-migrations/index.js';
 export { ControlStore, leaseLost } from './control-store.js';
-export { withTransaction } from './with-transaction.js';
 export type {
   Fence,
   LeaseRequest,
