@@ -99,9 +99,10 @@ const PROGRESS_AFTER_MS = 1000;
 type Outcome = { ok: true; result: pg.QueryResult } | { ok: false; error: unknown; sent: boolean };
 
 /**
- * Runs prepared migration steps one at a time (the {@link Migrator} holds the
- * advisory lock around it). Never throws for a migration failure: the
- * returned {@link MigrationResult} carries the error.
+ * Runs prepared migration steps, one at a time ({@link run}) or several
+ * transactional SQL ones in one message ({@link runBatch}); the
+ * {@link Migrator} holds the advisory lock around it. Never throws for a
+ * migration failure: the returned {@link MigrationResult} carries the error.
  *
  * Transactional SQL: `BEGIN; SET LOCAL lock_timeout; SET LOCAL
  * statement_timeout`, each statement as its own query (so an error names its

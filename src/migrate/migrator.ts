@@ -100,7 +100,10 @@ export interface UpOptions {
   to?: string;
   /** Describe what would run (SQL, transaction, lock per statement, table sizes) without running it. */
   dryRun?: boolean;
-  /** Stop between migrations when aborted (the running migration finishes). */
+  /**
+   * Stop between migrations when aborted (the running migration finishes; a
+   * running batch of migrations finishes too, see `MigratorOptions.batch`).
+   */
   signal?: AbortSignal;
 }
 
@@ -140,7 +143,9 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
  * Safety, in short (details on each method and in the README):
  * - one transaction per migration (statements that cannot run in a
  *   transaction make their migration run statement by statement, with a
- *   checkpoint after each statement);
+ *   checkpoint after each statement); consecutive transactional SQL
+ *   migrations are sent in batches, one message each, a failure stopping the
+ *   batch at the failing migration (see the README, "How a migration runs");
  * - a session advisory lock on a dedicated connection for the whole
  *   `up`/`down`/`baseline`/`adopt`: a second migrator waits `lockWaitMs`, then
  *   fails with `LOCK_BUSY` naming the holder;
