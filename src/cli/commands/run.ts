@@ -20,6 +20,7 @@ import {
   usesPlanDatabase,
 } from '../control-context.js';
 import type { CommandContext } from '../command-context.js';
+import { confirmAction } from '../confirm-action.js';
 import { EXIT, exitCodeFor } from '../exit-codes.js';
 import { runJson, shortId, stepsTable } from '../format-run.js';
 import { createLiveOutput } from '../live-output.js';
@@ -137,8 +138,11 @@ export function registerRun(program: Command): void {
     .description(
       'Roll a run back: compensate its started steps in reverse order (refused past an irreversible phase). Resumable.',
     )
-    .argument('[run]', 'run id or unique prefix (default: the most recent unfinished run)')
-    .option('-y, --yes', 'do not ask for confirmation')
+    .argument(
+      '[run]',
+      'run id or unique prefix (default: the most recent unfinished run, else the latest)',
+    )
+    .option('-y, --yes', 'do not ask for confirmation (required without a terminal)')
     .option('--lease-timeout <duration>', LEASE_HELP, '15s')
     .option('-f, --file <plan>', FILE_HELP)
     .option('--database-url <url>', DB_HELP)
@@ -148,14 +152,15 @@ export function registerRun(program: Command): void {
         const leaseTtlMs = leaseTimeout(flags.leaseTimeout);
         const control = await connectForRun(ctx, flags);
         const run = await control.store.findRun(ref);
-        if (flags.yes !== true && !ctx.json && process.stdin.isTTY && process.stdout.isTTY) {
-          const ok = await confirm(
-            `Roll back run ${shortId(run.id)} of plan ${run.planName} (${run.environment})? [y/N] `,
-          );
-          if (!ok) {
-            ctx.out('Cancelled; nothing was changed.');
-            return EXIT.ok;
-          }
+        // A rollback changes data: without a terminal to ask on, --yes is required.
+        const ok = await confirmAction(
+          ctx,
+          `Roll back run ${shortId(run.id)} of plan ${run.planName} (${run.environment}, ${run.status.replace('_', ' ')})?`,
+          flags.yes,
+        );
+        if (!ok) {
+          ctx.out('Cancelled; nothing was changed.');
+          return EXIT.ok;
         }
         return execute(ctx, control, leaseTtlMs, (runner, signal) =>
           runner.rollback(run.id, { signal, reason: `requested by ${defaultActor()}` }),
