@@ -198,6 +198,33 @@ describe('migrate', () => {
   });
 });
 
+describe('migrate down --to', () => {
+  it('an unknown version is MIGRATION_VERSION_NOT_FOUND (exit 6), as for up, and nothing is reverted', async () => {
+    await mkdir(join(cwd, 'migrations'));
+    await writeFile(
+      join(cwd, 'migrations', '0001_a.sql'),
+      '-- migrate:up\ncreate table a (id int);\n-- migrate:down\ndrop table a;\n',
+    );
+    expect((await cli(['migrate', 'up'])).code).toBe(0);
+    for (const args of [
+      ['migrate', 'up', '--to', '9999'],
+      ['migrate', 'down', '--to', '9999'],
+    ]) {
+      const run = await cli(args);
+      expect([args.join(' '), run.code]).toEqual([args.join(' '), 6]);
+      expect(errorLines(run.stderr)).toEqual([
+        expect.stringMatching(
+          /^error MIGRATION_VERSION_NOT_FOUND: No migration has version "9999"/,
+        ),
+      ]);
+    }
+    expect((await db.pool.query(`select 1 from pg_tables where tablename = 'a'`)).rowCount).toBe(1);
+    const all = await cli(['migrate', 'down', '--to', '0']);
+    expect(all.code).toBe(0);
+    expect((await db.pool.query(`select 1 from pg_tables where tablename = 'a'`)).rowCount).toBe(0);
+  });
+});
+
 describe('output piped to a file', () => {
   it('tables carry no ANSI colour codes when stdout is not a terminal', async () => {
     const env = { DATABASE_URL: db.url, NO_COLOR: undefined, FORCE_COLOR: undefined };
