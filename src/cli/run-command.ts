@@ -1,5 +1,5 @@
 import { isConnectionError, isDatabaseError } from '../db/index.js';
-import { CutoverError, isCutoverError } from '../errors/index.js';
+import { CutoverError, describeError, isCutoverError } from '../errors/index.js';
 import { createCommandContext, type CommandContext } from './command-context.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 
@@ -43,7 +43,7 @@ export function reportError(ctx: CommandContext, raw: unknown): number {
     }
     return exitCodeFor(error.category);
   }
-  const message = describeUnknown(error);
+  const message = describeError(error);
   if (ctx.json) {
     ctx.printJson({ ok: false, error: { code: 'INTERNAL', category: 'failed', message } });
   } else {
@@ -92,15 +92,4 @@ export function classifyError(error: unknown): unknown {
 
 function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, ' ').replace(/\.$/, '');
-}
-
-/** A readable text for any thrown value (never `[object Object]`). */
-function describeUnknown(error: unknown): string {
-  if (error instanceof Error) return oneLine(error.message);
-  if (typeof error === 'string') return error;
-  try {
-    return JSON.stringify(error) ?? String(error);
-  } catch {
-    return String(error);
-  }
 }

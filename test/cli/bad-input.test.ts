@@ -283,6 +283,41 @@ phases:
   });
 });
 
+describe('a failing step', () => {
+  it('is reported as one error line (what, where, Fix) and a backfill throwing a non-Error shows its value, not [object Object]', async () => {
+    await db.pool.query('create table bt (id int primary key); insert into bt values (1), (2)');
+    await mkdir(join(cwd, 'bf'));
+    await writeFile(
+      join(cwd, 'bf', 'throws.ts'),
+      "export default { table: 'bt', key: 'id', async transform() { throw { reason: 'bad row' }; } };\n",
+    );
+    await writeFile(
+      join(cwd, 'pause.yaml'),
+      'name: ux-pause\nonFailure: pause\nphases:\n  - name: p\n    steps:\n      - backfill: { module: ./bf/throws.ts }\n',
+    );
+    const paused = await cli(['run', 'pause.yaml', '--yes']);
+    expect(paused.code).toBe(1);
+    expect(errorLines(paused.stderr)).toEqual([
+      expect.stringMatching(
+        /^error BACKFILL_FAILED: Backfill of public\.bt failed in the first batch: \{"reason":"bad row"\}; .* \(at pause\.yaml:6:9, step p\.0\) Fix: Fix the cause and resume/,
+      ),
+    ]);
+    expect(paused.stdout).not.toContain('[object Object]');
+    expect(paused.stdout).toContain('Retry with: cutover resume');
+
+    await writeFile(
+      join(cwd, 'rollback.yaml'),
+      'name: ux-rolled\nphases:\n  - name: p\n    steps:\n      - sql: { up: "select 1/0", down: "select 1" }\n',
+    );
+    const rolled = await cli(['run', 'rollback.yaml', '--yes']);
+    expect(rolled.code).toBe(1);
+    expect(rolled.stdout).toContain('rolled back after a failure');
+    expect(errorLines(rolled.stderr)).toEqual([
+      expect.stringMatching(/^error \w+: .*division by zero/),
+    ]);
+  });
+});
+
 describe('flag server messages', () => {
   it('says "an admin token" when an admin token is used on the client API (403)', async () => {
     await ensureControlSchema(db.pool);

@@ -12,6 +12,7 @@ import {
   requestStop,
   type RunResult,
 } from '../../runner/index.js';
+import type { StepRecord } from '../../store/index.js';
 import type { ControlHandle } from '../control-context.js';
 import {
   cliRegistry,
@@ -351,16 +352,44 @@ function report(ctx: CommandContext, result: RunResult, interrupted: boolean): n
           ? `Run ${id} rolled back after a failure: ${result.error?.message ?? ''}`
           : `Run ${id} rolled back.`,
       );
+      // The failure that caused it, as the one error line every command prints.
+      if (result.rolledBackAfterFailure === true) {
+        ctx.err(errorLine(result.error, failedStep(result)));
+      }
       break;
     case 'failed':
-      ctx.err(
-        `error ${result.error?.code ?? 'FAILED'}: ${result.error?.message ?? 'the run failed'}`,
-      );
-      if (result.error?.hint) ctx.err(`Fix: ${result.error.hint}`);
+      ctx.err(errorLine(result.error, failedStep(result)));
       ctx.out(`Retry with: cutover resume ${id} — or undo with: cutover rollback ${id}`);
       break;
   }
   return code;
+}
+
+/** The step whose failure ended the run, if any. */
+function failedStep(result: RunResult): StepRecord | undefined {
+  return (
+    result.steps.find((s) => s.status === 'failed') ??
+    result.steps.find((s) => s.error !== undefined)
+  );
+}
+
+/**
+ * `error CODE: message (at where) Fix: how` — one line, as `reportError`
+ * prints; where is the error's location, else the failed step's place in the plan.
+ */
+function errorLine(
+  error: { code: string; message: string; location?: string; hint?: string } | undefined,
+  step?: StepRecord,
+): string {
+  if (error === undefined) return 'error FAILED: the run failed';
+  const stepWhere =
+    step === undefined
+      ? undefined
+      : `${step.location === undefined ? '' : `${step.location}, `}step ${step.stepId}`;
+  const location = error.location ?? stepWhere;
+  const where = location === undefined ? '' : ` (at ${location})`;
+  const hint = error.hint === undefined || error.hint === '' ? '' : ` Fix: ${error.hint}`;
+  return `error ${error.code}: ${error.message.replace(/\s*\n\s*/g, ' ')}${where}${hint}`;
 }
 
 /** Exit code of a finished execution (see README, "Exit codes"). */
