@@ -19,5 +19,6 @@ export function describeError(value: unknown): string {
   }
   if (typeof value === 'function') return `a function was thrown (${value.name || 'anonymous'})`;
   if (typeof value === 'symbol') return value.toString();
-  return String(value);
+  if (typeof value === 'bigint') return value.toString();
+  return 'an unprintable value was thrown';
 }
