@@ -172,6 +172,20 @@ describe('migrate', () => {
     ]);
   });
 
+  it('a config file that is not valid YAML is reported with its line and column', async () => {
+    await writeFile(
+      join(cwd, 'cutover.yaml'),
+      'migrations: ./db\n# the long form\nmigrations:\n  dir: ./db\n',
+    );
+    const run = await cli(['migrate', 'status']);
+    expect(run.code).toBe(2);
+    expect(errorLines(run.stderr)).toEqual([
+      expect.stringMatching(
+        /^error CONFIG_INVALID: .*cutover\.yaml is not valid YAML: Map keys must be unique\. \(at .*cutover\.yaml:3:1\)/,
+      ),
+    ]);
+  });
+
   it('a missing migrations directory points at --dir', async () => {
     const run = await cli(['migrate', 'status']);
     expect(run.code).toBe(2);
