@@ -97,7 +97,7 @@ describe('embedded PostgreSQL shared by several commands', () => {
     expect(serverRunning(dir)).toBe(false);
   }, 240_000);
 
-  it('after a command is killed with SIGKILL, the next one reuses the server left running and stops it when done', async () => {
+  it('after a command is killed with SIGKILL, the next one reuses the server left running (ignoring a stale lock) and stops it when done', async () => {
     const dir = await project();
     await writeFile(join(dir, 'cutover.yaml'), waitPlan('killed', 600));
     const run = startCli(['run', '--yes'], { cwd: dir });
@@ -110,6 +110,8 @@ describe('embedded PostgreSQL shared by several commands', () => {
     run.child.kill('SIGKILL');
     await run.done;
     expect(serverRunning(dir)).toBe(true);
+    // A lock left by a process killed while it started or stopped the server.
+    await writeFile(join(dir, '.cutover', 'pg.lock'), String(run.child.pid));
 
     const runs = await runCli(['runs', '--json'], { cwd: dir });
     expect({ code: runs.code, stderr: runs.stderr }).toMatchObject({ code: 0 });
@@ -117,5 +119,6 @@ describe('embedded PostgreSQL shared by several commands', () => {
     expect(JSON.parse(runs.stdout)).toMatchObject({ runs: [{ plan: 'killed' }] });
     expect(serverRunning(dir)).toBe(false);
     expect(await readdir(join(dir, '.cutover', 'pg-users'))).toEqual([]);
+    expect(existsSync(join(dir, '.cutover', 'pg.lock'))).toBe(false);
   }, 240_000);
 });
