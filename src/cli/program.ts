@@ -57,6 +57,18 @@ export function buildProgram(options: { json?: boolean } = {}): Command {
       },
     });
   for (const register of REGISTRARS) register(program);
+  program.addHelpText(
+    'after',
+    `
+Database: --database-url, else DATABASE_URL, else \`database\` of ./cutover.yaml
+(not for flags, tokens and serve), else an embedded PostgreSQL with its data
+in .cutover/pg (started on demand).
+Every command takes --json (one JSON document on stdout).
+
+Exit codes: 0 ok · 1 failed · 2 usage or config error · 3 validation failed ·
+4 busy (lock or lease held) · 5 database unreachable · 6 not found ·
+7 refused or not authorized · 130 interrupted (stopped at a safe point).`,
+  );
   return program;
 }
 

@@ -71,6 +71,14 @@ describe('usage errors', () => {
     expect(run.stderr).toBe('');
   });
 
+  it('cutover --help ends with where the database comes from and the exit codes', async () => {
+    const run = await cli(['--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Database: --database-url, else DATABASE_URL');
+    expect(run.stdout).toMatch(/Exit codes: 0 ok · 1 failed · 2 usage or config error/);
+    expect(run.stdout).toContain('130 interrupted');
+  });
+
   it('runs --limit must be a positive integer', async () => {
     for (const limit of ['banana', '-1', '0']) {
       const run = await cli(['runs', '--limit', limit]);
