@@ -220,6 +220,19 @@ describe('migrate', () => {
   });
 });
 
+describe('plans', () => {
+  it('a TypeScript plan module that does not compile is one error line', async () => {
+    await writeFile(join(cwd, 'cutover.ts'), 'export default {{\n');
+    const run = await cli(['plan', 'cutover.ts']);
+    expect(run.code).toBe(2);
+    expect(errorLines(run.stderr)).toEqual([
+      expect.stringMatching(
+        /^error PLAN_MODULE_FAILED: Cannot load plan module cutover\.ts: .*Expected identifier but found "\{"/,
+      ),
+    ]);
+  });
+});
+
 describe('migrate down --to', () => {
   it('an unknown version is MIGRATION_VERSION_NOT_FOUND (exit 6), as for up, and nothing is reverted', async () => {
     await mkdir(join(cwd, 'migrations'));
