@@ -21,7 +21,7 @@ import { waitUntil } from '../helpers/wait-until.js';
 export const PLAN = join(REPO_ROOT, 'examples', 'dashboard-v2', 'cutover.yaml');
 export const PLAN_NAME = 'dashboard-v2';
 /** Users generated: enough for several backfill batches, small enough to stay fast. */
-export const USERS = 3000;
+export const USERS = 2000;
 
 /** A database with the example's legacy data and cutover's control schema, to clone. */
 export async function createTemplate(): Promise<TestDatabase> {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestDatabase } from '../helpers/test-database.js';
 import {
   PLAN,
+  USERS,
   backupFiles,
   betweenSteps,
   indexState,
@@ -148,7 +149,7 @@ const APPLY_CASES: KillCase[] = [
         [await w.run()],
       );
       expect(rows[0]?.configs).toBe(rows[0]?.checkpoint);
-      expect(rows[0]?.configs).toBeLessThan(3000);
+      expect(rows[0]?.configs).toBeLessThan(USERS);
     },
   },
   {
@@ -156,7 +157,7 @@ const APPLY_CASES: KillCase[] = [
     inFlight: 'expand.1',
     reach: async (w, openGate) => {
       await openGate();
-      await w.checkpoint('expand.1', (c) => rows(c) >= 3000);
+      await w.checkpoint('expand.1', (c) => rows(c) >= USERS);
       await w.holdStep('expand.1');
       await w.event('backfill.finished', 'expand.1');
       await w.blockedOnStepRow();
