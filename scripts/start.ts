@@ -12,8 +12,9 @@
  *    snapshots) and its backups are dropped.
  * 3. The legacy data is generated when absent (deterministic, seeded).
  * 4. `cutover run cutover.yaml --yes` runs the plan with the real CLI (dist/,
- *    built by `npm ci`), auto-approving; this script follows the run in the
- *    database: one line per step, a progress bar for the running step on a TTY.
+ *    built by `npm ci`; the sources through tsx without it), auto-approving;
+ *    this script follows the run in the database: one line per step, a
+ *    progress bar for the running step on a TTY.
  * 5. A summary: steps with durations, rows moved, the verification report,
  *    and how to roll back (or why it is refused past the point of no return).
  */
@@ -21,7 +22,8 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import type pg from 'pg';
@@ -39,7 +41,15 @@ import { ControlStore } from '../src/store/index.js';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const exampleDir = join(root, 'examples', 'dashboard-v2');
 const planFile = join(exampleDir, 'cutover.yaml');
-const cliMain = join(root, 'dist', 'cli', 'main.js');
+const distMain = join(root, 'dist', 'cli', 'main.js');
+/** The CLI: dist/ (built by `npm ci`), else the sources through tsx. */
+const cliArgs = existsSync(distMain)
+  ? [distMain]
+  : [
+      '--import',
+      pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href,
+      join(root, 'src', 'cli', 'main.ts'),
+    ];
 const tty = process.stdout.isTTY === true;
 
 const { values } = parseArgs({
@@ -73,14 +83,10 @@ if (!Number.isInteger(users) || users < 1 || !Number.isInteger(seed)) {
   console.error('error USAGE: --users must be a positive integer and --seed an integer.');
   process.exit(2);
 }
-if (!existsSync(cliMain)) {
-  console.error('error: dist/ is missing: run `npm ci` (or `npm run build`) first.');
-  process.exit(1);
-}
 const workDir = resolve(values.dir ?? exampleDir);
 const inRepo = !relative(root, workDir).startsWith('..') && !isAbsolute(relative(root, workDir));
 /** How to type a cutover command in `workDir`. */
-const cutoverCommand = inRepo ? 'npx cutover' : `node ${cliMain}`;
+const cutoverCommand = inRepo ? 'npx cutover' : `node ${distMain}`;
 const cdPrefix =
   workDir === process.cwd() ? '' : `cd ${relative(process.cwd(), workDir) || '.'} && `;
 
@@ -147,7 +153,7 @@ interface CliResult {
 
 async function runPlan(db: pg.Pool): Promise<number> {
   const args = [
-    cliMain,
+    ...cliArgs,
     'run',
     planFile,
     '--yes',
