@@ -490,9 +490,14 @@ async function printSummary(
     console.log('  Instead: roll forward — fix what is wrong in a new plan and run it.');
     if (backupName !== undefined) {
       console.log(
-        `  Disaster recovery: restore the legacy table from the backup of step ${backup?.stepId}${urlNote}:`,
+        `  Disaster recovery: the backup of step ${backup?.stepId} holds the legacy table as it was. Restore it into an empty database and copy legacy_dashboard_configs back from there:`,
       );
-      console.log(`    ${cmd(`backup restore ${backupName} --yes`)}`);
+      console.log(
+        `    ${cmd(`backup restore ${backupName} --no-clean --yes --database-url <empty database>`)}`,
+      );
+      console.log(
+        '    (not in place: the dump would drop and recreate users, which the new tables reference)',
+      );
     }
     console.log(
       '  To try a rollback: `npm start -- --phase expand` stops before the contract phase; then roll back the run it prints.',

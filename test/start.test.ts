@@ -62,7 +62,9 @@ describe('npm start', () => {
     expect(first.out).toContain('Verification report (step expand.2): passed');
     expect(first.out).toContain('✓ widgets match the documented rules (checksums) [critical]');
     expect(first.out).toContain('Refused: phase contract is irreversible');
-    expect(first.out).toMatch(/backup restore \S+-prepare\.1\.dump --yes/);
+    expect(first.out).toMatch(
+      /backup restore \S+-prepare\.1\.dump --no-clean --yes --database-url <empty database>/,
+    );
     const { rows } = await db.pool.query<{ legacy: string | null; configs: number }>(
       `select to_regclass('legacy_dashboard_configs')::text as legacy,
               (select count(*)::int from dashboard_configurations) as configs`,
