@@ -164,7 +164,6 @@ async function initialiseCluster(dataDir: string, credentials: EmbeddedCredentia
       onLog: () => {}, onError: (e) => process.stderr.write(String(e) + '\\n'),
     });
     await pg.initialise();
-    process.exit(0);
   `;
   try {
     await execFileAsync(process.execPath, [

@@ -79,11 +79,26 @@ export class BlockerWatch {
     return this;
   }
 
-  /** Stops polling and returns the last blockers seen (possibly empty). */
+  /**
+   * Stops polling and returns the last blockers seen (possibly empty). Waits
+   * at most 1 s for a poll in flight (a busy pool must not hold up the
+   * migration).
+   */
   async stop(): Promise<BlockingSession[]> {
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
-    await this.inFlight;
+    const inFlight = this.inFlight;
+    if (inFlight !== undefined) {
+      let timeout: NodeJS.Timeout | undefined;
+      await Promise.race([
+        inFlight,
+        new Promise<void>((resolve) => {
+          timeout = setTimeout(resolve, 1000);
+          timeout.unref();
+        }),
+      ]);
+      clearTimeout(timeout);
+    }
     return this.last;
   }
 

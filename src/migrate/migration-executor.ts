@@ -424,37 +424,44 @@ export class MigrationExecutor {
    */
   private historyQuery(step: PreparedStep, executionMs?: number): pg.QueryConfig {
     const m = step.migration;
-    const elapsed =
-      executionMs === undefined
-        ? `greatest(0, round(extract(epoch from clock_timestamp() - now()) * 1000))::int`
-        : String(Math.max(0, Math.round(executionMs)));
+    // Named statements: parsed and planned once per connection, then only bound.
+    const measured = executionMs !== undefined;
+    const elapsed = (n: number): string =>
+      measured
+        ? `$${n}::int`
+        : `greatest(0, round(extract(epoch from clock_timestamp() - now()) * 1000))::int`;
+    const ms = measured ? [Math.max(0, Math.round(executionMs))] : [];
     switch (step.history.type) {
       case 'insert-versioned':
         return {
+          name: `cutover_history_insert_${measured ? 'c' : 's'}`,
           text: `insert into cutover.schema_migrations
-                   (version, name, kind, checksum, execution_ms, applied_by, run_id)
-                 values ($1, $2, 'versioned', $3, ${elapsed}, $4, $5)`,
+                   (version, name, kind, checksum, applied_by, run_id, execution_ms)
+                 values ($1, $2, 'versioned', $3, $4, $5, ${elapsed(6)})`,
           values: [
             step.history.version,
             m.name,
             m.checksum,
             this.options.appliedBy,
             this.options.runId,
+            ...ms,
           ],
         };
       case 'upsert-repeatable':
         return {
+          name: `cutover_history_repeatable_${measured ? 'c' : 's'}`,
           text: `insert into cutover.schema_migrations
-                   (version, name, kind, checksum, execution_ms, applied_by, run_id)
-                 values (null, $1, 'repeatable', $2, ${elapsed}, $3, $4)
+                   (version, name, kind, checksum, applied_by, run_id, execution_ms)
+                 values (null, $1, 'repeatable', $2, $3, $4, ${elapsed(5)})
                  on conflict (name) where kind = 'repeatable' do update set
                    checksum = excluded.checksum, applied_at = excluded.applied_at,
                    execution_ms = excluded.execution_ms, applied_by = excluded.applied_by,
                    run_id = excluded.run_id, source = 'cutover'`,
-          values: [m.name, m.checksum, this.options.appliedBy, this.options.runId],
+          values: [m.name, m.checksum, this.options.appliedBy, this.options.runId, ...ms],
         };
       case 'delete-versioned':
         return {
+          name: 'cutover_history_delete',
           text: `delete from cutover.schema_migrations where version = $1 and kind = 'versioned'`,
           values: [step.history.version],
         };

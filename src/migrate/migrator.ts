@@ -41,9 +41,9 @@ export interface MigratorOptions {
   databaseUrl?: string;
   /**
    * An existing pool instead of `databaseUrl` (not ended by `close()`). It
-   * needs room for 2 connections (advisory lock + monitoring/TypeScript
-   * migrations); SQL migrations run on one more dedicated connection made
-   * from `pool.options`.
+   * needs room for 3 connections at once (the advisory lock, the blocking-
+   * session monitor, a TypeScript migration); SQL migrations run on one more
+   * dedicated connection made from `pool.options`.
    */
   pool?: pg.Pool;
   /** Migrations directory (layout auto-detected). Relative paths resolve against `cwd`. */

@@ -136,6 +136,6 @@ export function planJsonSchema(registry: StepKindRegistry): Record<string, unkno
     ...schema,
     title: 'cutover plan',
     description:
-      'A cutover plan: phases of steps (snapshot, backup, migrate, sql, backfill, verify, wait, approve, notify, …) run as one durable, resumable, reversible run.',
+      'A cutover plan: phases of steps (snapshot, backup, migrate, sql, backfill, verify, flag, wait, approve, notify, …) run as one durable, resumable, reversible run.',
   };
 }

@@ -33,3 +33,16 @@ export type { BackfillOutput, BackfillSpec } from './backfill-step.js';
 export { createVerifyStepKind } from './verify-step.js';
 export type { VerifyOutput, VerifySpec } from './verify-step.js';
 export { builtinStepKinds } from './builtin-step-kinds.js';
+export {
+  createFlagStepKind,
+  flagCompensationOperationId,
+  flagStepOperationId,
+  flagStepSpecSchema,
+} from './flag-step.js';
+export type { FlagStepOutput, FlagStepSpec } from './flag-step.js';
+export {
+  describeFlagChange,
+  flagEnvironmentState,
+  formatFlagEnvironmentState,
+} from './describe-flag-change.js';
+export type { FlagEnvironmentState } from './describe-flag-change.js';

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDashboards } from '../../examples/dashboard-v2/src/generate-dashboards.js';
+import { createFlagStore } from '../../src/flags/index.js';
 import { loadPlan } from '../../src/plan/index.js';
 import { Runner } from '../../src/runner/index.js';
 import { builtinStepKinds, createStepKindRegistry } from '../../src/steps/index.js';
@@ -71,6 +72,10 @@ describe('the dashboard-v2 plan under the runner', () => {
       `select to_regclass('legacy_dashboard_configs') as legacy, (select count(*)::int from dashboard_configurations) as configurations`,
     );
     expect(rows).toEqual([{ legacy: null, configurations: 2000 }]);
+    // The rollout phase created flag new-dashboard and took it to 100% in the plan's environment.
+    const flag = await createFlagStore(db.pool).get('new-dashboard');
+    expect(flag.flag.environments.demo?.strategies[0]?.parameters?.rollout).toBe('100');
+    expect(flag.version).toBe(3);
     await expect(r.rollback(result.run.id)).rejects.toMatchObject({
       code: 'ROLLBACK_PAST_POINT_OF_NO_RETURN',
     });
