@@ -69,7 +69,7 @@ Runs the dashboard-v2 migration plan (examples/dashboard-v2/cutover.yaml) with
 
   --users N      users to generate (default 200000)
   --seed N       generator seed (default 20240601)
-  --phase NAME   stop after this phase (e.g. expand, to try \`cutover rollback\`)
+  --phase NAME   stop after this phase (e.g. rollout, to try \`cutover rollback\`)
   --dir DIR      working directory of the runs: its .cutover/ holds the embedded
                  PostgreSQL and the backups (default examples/dashboard-v2)
 
@@ -93,6 +93,8 @@ const cdPrefix =
 const n = (v: number): string => Math.round(v).toLocaleString('en-US');
 const seconds = (ms: number): string =>
   (ms < 10_000 ? (ms / 1000).toFixed(1) : n(ms / 1000)) + ' s';
+const plural = (count: number, one: string, many: string): string =>
+  `${n(count)} ${count === 1 ? one : many}`;
 const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(1)} MiB`;
 
 // ------------------------------------------------------------------ database
@@ -117,7 +119,7 @@ async function prepareData(db: pg.Pool): Promise<void> {
         ? `it holds ${n(state.legacyRows ?? 0)} users, not ${n(users)}`
         : `run ${last.id.slice(0, 8)} of an earlier npm start is ${last.status.replace('_', ' ')}${state.legacyRows === null ? ' and dropped the legacy table' : ''}`;
     console.log(
-      `Reset: ${why}; dropping the example's tables, cutover's schemas (runs, audit log, history, snapshots) and its backups.`,
+      `Reset: ${why}; dropping the example's tables, cutover's schemas (runs, audit log, migration history, flags, snapshots) and its backups.`,
     );
     await resetExampleDatabase(db);
     const runIds = new Set(state.runs.map((r) => r.id));
@@ -374,7 +376,7 @@ function stepNote(step: StepRecord, events: EventRecord[]): string {
       const rows = Number(out.rows ?? 0);
       const ms = Number(out.durationMs ?? 0);
       const p99 = (out.batchMs as { p99?: number } | undefined)?.p99;
-      return `${n(rows)} documents → dashboard_configurations + dashboard_widgets in ${n(Number(out.batches ?? 0))} batches${ms > 0 ? `, ${n((rows * 1000) / ms)} rows/s` : ''}${p99 === undefined ? '' : `, p99 batch ${p99} ms`}`;
+      return `${n(rows)} documents → dashboard_configurations + dashboard_widgets in ${plural(Number(out.batches ?? 0), 'batch', 'batches')}${ms > 0 ? `, ${n((rows * 1000) / ms)} rows/s` : ''}${p99 === undefined ? '' : `, p99 batch ${p99} ms`}`;
     }
     case 'verify': {
       const checks = (out.checks ?? []) as unknown[];
@@ -383,6 +385,8 @@ function stepNote(step: StepRecord, events: EventRecord[]): string {
     }
     case 'approve':
       return `approved by ${String(out.approvedBy)}`;
+    case 'flag':
+      return `flag ${String(out.key)} (${String(out.env)}): ${String(out.summary)} — version ${String(out.version)}`;
     default:
       return '';
   }
@@ -422,7 +426,7 @@ async function printSummary(
   if (backfill !== undefined) {
     const out = (backfill.output ?? {}) as { rows?: number; batches?: number };
     console.log(
-      `  ${n(out.rows ?? 0)} legacy documents backfilled in ${n(out.batches ?? 0)} batches → ${c.configs === null ? '?' : n(c.configs)} dashboard_configurations rows, ${c.widgets === null ? '?' : n(c.widgets)} dashboard_widgets rows`,
+      `  ${n(out.rows ?? 0)} legacy documents backfilled in ${plural(out.batches ?? 0, 'batch', 'batches')} → ${c.configs === null ? '?' : n(c.configs)} dashboard_configurations rows, ${c.widgets === null ? '?' : n(c.widgets)} dashboard_widgets rows`,
     );
   } else {
     console.log('  none (the backfill did not complete)');
@@ -430,6 +434,18 @@ async function printSummary(
   console.log(
     `  legacy_dashboard_configs: ${c.legacy === null ? 'dropped by the contract phase' : `${n(c.legacy)} rows, still there`}`,
   );
+
+  const lastFlag = steps.filter((s) => s.kind === 'flag' && s.status === 'completed').at(-1);
+  if (lastFlag !== undefined) {
+    const out = lastFlag.output as { key?: string; env?: string; version?: number };
+    const rollout = steps
+      .filter((s) => s.kind === 'flag' && s.status === 'completed')
+      .map((s) => `${String((s.output as { summary?: string }).summary)}`)
+      .join(' · ');
+    console.log(
+      `\nFeature flag ${String(out.key)} (${String(out.env)}), version ${String(out.version)}: ${rollout}`,
+    );
+  }
 
   const verify = steps.find((s) => s.kind === 'verify' && s.output !== undefined);
   if (verify !== undefined) {
@@ -500,14 +516,14 @@ async function printSummary(
       );
     }
     console.log(
-      '  To try a rollback: `npm start -- --phase expand` stops before the contract phase; then roll back the run it prints.',
+      '  To try a rollback: `npm start -- --phase rollout` stops before the contract phase; then roll back the run it prints.',
     );
   } else if (run.status === 'running') {
     console.log(`  The run was interrupted. Continue it${urlNote}: ${cmd(`resume ${id} --yes`)}`);
     console.log(`  or undo it: ${cmd(`rollback ${id} --yes`)}`);
   } else {
     console.log(
-      `  Undo it${urlNote}: ${cmd(`rollback ${id} --yes`)} — compensates the steps in reverse: deletes the backfilled rows (the module's revert), migrates down (drops the new tables and indexes), restores the snapshot of legacy_dashboard_configs.`,
+      `  Undo it${urlNote}: ${cmd(`rollback ${id} --yes`)} — compensates the completed steps in reverse: the flag back to its previous versions (deleted), the backfilled rows deleted (the module's revert), migrations down (the new tables and indexes dropped), the snapshot of legacy_dashboard_configs restored.`,
     );
     if (run.status !== 'completed')
       console.log(`  Or continue it${urlNote}: ${cmd(`resume ${id} --yes`)}`);

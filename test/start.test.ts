@@ -56,8 +56,9 @@ describe('npm start', () => {
       );
     }
     expect(first.out).toMatch(/✓ contract\.0 +migrate .*the point of no return/);
+    expect(first.out).toMatch(/✓ rollout\.4 +flag .*rollout 50% → 100% — version 3/);
     expect(first.out).toMatch(
-      /300 legacy documents backfilled in \d+ batches → 300 dashboard_configurations rows, [\d,]+ dashboard_widgets rows/,
+      /300 legacy documents backfilled in \d+ batch(es)? → 300 dashboard_configurations rows, [\d,]+ dashboard_widgets rows/,
     );
     expect(first.out).toContain('Verification report (step expand.2): passed');
     expect(first.out).toContain('✓ widgets match the documented rules (checksums) [critical]');
@@ -71,7 +72,7 @@ describe('npm start', () => {
     );
     expect(rows[0]).toEqual({ legacy: null, configs: 300 });
 
-    const second = await start(db, dir, '--users', '300', '--phase', 'expand');
+    const second = await start(db, dir, '--users', '300', '--phase', 'rollout');
     expect(second.code, second.out).toBe(0);
     expect(second.out).toMatch(
       /Reset: run [0-9a-f]{8} of an earlier npm start is completed and dropped the legacy table/,

@@ -69,7 +69,29 @@ export interface EndState {
   history: string[];
   /** Statement checkpoints of unfinished non-transactional migrations (none once a run is done). */
   migrationCheckpoints: number;
+  /** The flags as they are now (`cutover.flags`: key, version, definition), run ids replaced by RUN. */
+  flags: string[];
+  /** The flags' version history (`cutover.flag_versions`: key, version, action, definition, previous version). */
+  flagVersions: string[];
 }
+
+/** The steps of the example plan, in order. */
+export const STEPS = [
+  'prepare.0', // snapshot
+  'prepare.1', // backup
+  'expand.0', // migrate (tables, then indexes CONCURRENTLY)
+  'expand.1', // backfill
+  'expand.2', // verify
+  'approve.0', // approve
+  'rollout.0', // flag new-dashboard 5% (created)
+  'rollout.1', // approve
+  'rollout.2', // flag 50%
+  'rollout.3', // approve
+  'rollout.4', // flag 100%
+  'contract.0', // migrate: drop the legacy table (irreversible phase)
+] as const;
+
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
 
 export async function endState(pool: pg.Pool): Promise<EndState> {
   const snapshots = await databaseFingerprint(pool, ['cutover_snapshots'], (t) =>
@@ -83,11 +105,20 @@ export async function endState(pool: pg.Pool): Promise<EndState> {
   const { rows: checkpoints } = await pool.query<{ n: number }>(
     'select count(*)::int as n from cutover.migration_checkpoints',
   );
+  const { rows: flags } = await pool.query<{ line: string }>(
+    `select concat_ws(' ', key, version, definition::text) as line from cutover.flags order by key`,
+  );
+  const { rows: versions } = await pool.query<{ line: string }>(
+    `select concat_ws(' ', key, version, action, definition::text, previous_version) as line
+       from cutover.flag_versions order by key, version`,
+  );
   return {
     public: await databaseFingerprint(pool),
     snapshots: snapshots.tables,
     history: history.map((h) => h.line),
     migrationCheckpoints: checkpoints[0]?.n ?? 0,
+    flags: flags.map((f) => f.line.replace(UUID, 'RUN')),
+    flagVersions: versions.map((v) => v.line.replace(UUID, 'RUN')),
   };
 }
 

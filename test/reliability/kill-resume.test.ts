@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestDatabase } from '../helpers/test-database.js';
 import {
   PLAN,
+  STEPS,
   USERS,
   backupFiles,
   betweenSteps,
@@ -46,7 +47,7 @@ const between = (before: string, after: string): KillCase => ({
   reach: (w, openGate) => betweenSteps(w, openGate, after),
 });
 
-const APPLY_CASES: KillCase[] = [
+const IN_STEP_CASES: KillCase[] = [
   {
     name: 'during the snapshot copy (CREATE TABLE AS waiting for the legacy table)',
     inFlight: 'prepare.0',
@@ -54,7 +55,6 @@ const APPLY_CASES: KillCase[] = [
       await w.waiting('%create table%cutover_snapshots%');
     },
   },
-  between('prepare.0', 'prepare.1'),
   {
     name: 'during the backup (pg_dump waiting for a table lock)',
     inFlight: 'prepare.1',
@@ -72,7 +72,6 @@ const APPLY_CASES: KillCase[] = [
       );
     },
   },
-  between('prepare.1', 'expand.0'),
   {
     name: 'during migration 20240601000001 (its transaction waiting for a lock on users)',
     inFlight: 'expand.0',
@@ -122,7 +121,6 @@ const APPLY_CASES: KillCase[] = [
       });
     },
   },
-  between('expand.0', 'expand.1'),
   {
     name: 'inside the backfill, right after its first batch committed',
     inFlight: 'expand.1',
@@ -164,7 +162,6 @@ const APPLY_CASES: KillCase[] = [
       expect(await w.stepStatus('expand.1')).toBe('running');
     },
   },
-  between('expand.1', 'expand.2'),
   {
     name: 'during verification (a check waiting for dashboard_configurations)',
     inFlight: 'expand.2',
@@ -177,7 +174,6 @@ const APPLY_CASES: KillCase[] = [
       await w.waiting('%dashboard_configurations%');
     },
   },
-  between('expand.2', 'approve.0'),
   {
     name: 'while the approve step waits for `cutover approve`',
     approveByHand: true,
@@ -200,7 +196,40 @@ const APPLY_CASES: KillCase[] = [
       await w.blockedOnStepRow();
     },
   },
-  between('approve.0', 'contract.0'),
+  {
+    name: 'during a flag change (rollout 5% → 50%, its transaction waiting for the flag store)',
+    inFlight: 'rollout.2',
+    reach: async (w, openGate) => {
+      const step = await w.holdStep('rollout.2');
+      await openGate();
+      await w.blockedOnStepRow();
+      await w.lockTable('cutover.flags', 'share');
+      await step.release();
+      await w.waiting('%cutover.flags%');
+    },
+  },
+  {
+    name: 'after a flag change committed, before its step is recorded completed',
+    inFlight: 'rollout.2',
+    reach: async (w, openGate) => {
+      const step = await w.holdStep('rollout.2');
+      await openGate();
+      await w.blockedOnStepRow();
+      const store = await w.lockTable('cutover.flags', 'share');
+      await step.release();
+      await w.waiting('%cutover.flags%');
+      await w.holdStep('rollout.2');
+      await store.release();
+      await w.event('flag.changed', 'rollout.2');
+      await w.blockedOnStepRow();
+    },
+    atKill: async (w) => {
+      const { rows } = await w.pool.query<{ version: number }>(
+        `select version from cutover.flags where key = 'new-dashboard'`,
+      );
+      expect(rows).toEqual([{ version: 2 }]);
+    },
+  },
   {
     name: 'during the contract migration (DROP TABLE waiting for a reader of the legacy table)',
     inFlight: 'contract.0',
@@ -233,6 +262,11 @@ const APPLY_CASES: KillCase[] = [
       expect(rows).toHaveLength(1);
     },
   },
+];
+
+const APPLY_CASES: KillCase[] = [
+  ...STEPS.slice(1).map((step, i) => between(STEPS[i]!, step)),
+  ...IN_STEP_CASES,
 ];
 
 function batches(checkpoint: unknown): number {
@@ -294,7 +328,8 @@ describe.concurrent(
           const approved = await sandbox.cli('approve', runId);
           expect(approved.code, approved.stderr).toBe(0);
         }
-        const resumed = await sandbox.cli('resume', runId);
+        // --yes: the rollout phase's approvals (a run started with --yes keeps approving itself).
+        const resumed = await sandbox.cli('resume', runId, '--yes');
         expect(resumed.code, resumed.stderr + resumed.stdout).toBe(0);
         expect(resumed.stdout).toContain('run was interrupted');
 

@@ -3,6 +3,7 @@ import type { TestDatabase } from '../helpers/test-database.js';
 import { waitUntil } from '../helpers/wait-until.js';
 import {
   PLAN,
+  STEPS,
   betweenSteps,
   createSandbox,
   createTemplate,
@@ -21,16 +22,6 @@ import {
  * continued with `cutover rollback` ends in the same place; two runners
  * started together on the plan: exactly one executes.
  */
-
-const STEPS = [
-  'prepare.0',
-  'prepare.1',
-  'expand.0',
-  'expand.1',
-  'expand.2',
-  'approve.0',
-  'contract.0',
-];
 
 let template: TestDatabase;
 /** The database before any run. */
@@ -71,12 +62,15 @@ async function interruptions(sandbox: Sandbox, runId: string): Promise<{ mode: s
 }
 
 describe.concurrent('rollback after each step of the example', () => {
-  it('the reference run changed the tables the rollbacks must restore', () => {
+  it('the reference run changed the tables and the flag the rollbacks must restore', () => {
     expect(Object.keys(pristine.public.tables).sort()).toEqual([
       'public.legacy_dashboard_configs',
       'public.users',
     ]);
+    expect(pristine.flags).toEqual([]);
     expect(reference.public).not.toEqual(pristine.public);
+    expect(reference.flags).toHaveLength(1);
+    expect(reference.flags[0]).toMatch(/^new-dashboard 3 /);
   });
 
   // After step k (0-based) of the reversible phases: the run is killed before step k + 1.
@@ -100,7 +94,9 @@ describe.concurrent('rollback after each step of the example', () => {
         const rolledBack = await sandbox.cli('rollback', runId, '--yes');
         expect(rolledBack.code, rolledBack.stderr + rolledBack.stdout).toBe(0);
         expect(rolledBack.stdout).toContain(`Run ${runId.slice(0, 8)} rolled back.`);
-        expect((await endState(sandbox.db.pool)).public).toEqual(pristine.public);
+        const after = await endState(sandbox.db.pool);
+        expect(after.public).toEqual(pristine.public);
+        expect(after.flags).toEqual(pristine.flags);
         expect(await stepStatuses(sandbox, runId)).toEqual(
           STEPS.map((_, i) => (i <= k ? 'compensated' : 'pending')),
         );
@@ -193,6 +189,11 @@ async function lockedCompensation(
 
 const ROLLBACK_CASES: RollbackKillCase[] = [
   {
+    name: 'during a flag restore (rollout 50% → 5%, waiting for the flag store)',
+    reach: (w, openGate) =>
+      lockedCompensation(w, openGate, 'rollout.2', ['cutover.flags', 'share'], '%cutover.flags%'),
+  },
+  {
     name: 'right after the rollback started, before the first compensation',
     reach: async (w) => {
       await w.event('rollback.started');
@@ -260,12 +261,12 @@ describe.concurrent('SIGKILL during a rollback, then `cutover rollback` again', 
       const sandbox = await createSandbox(template);
       const w = new RunWatch(sandbox);
       try {
-        const run = await sandbox.cli('run', PLAN, '--yes', '--phase', 'expand', '--json');
+        const run = await sandbox.cli('run', PLAN, '--yes', '--phase', 'rollout', '--json');
         expect(run.code, run.stderr).toBe(0);
         const runId = (JSON.parse(run.stdout) as { run: { id: string } }).run.id;
         w.runId = runId;
-        // The gate: the rollback waits before its first compensation (of expand.2).
-        const gate = await w.holdStep('expand.2');
+        // The gate: the rollback waits before its first compensation (of rollout.4).
+        const gate = await w.holdStep('rollout.4');
         w.start('rollback', runId, '--yes');
         await c.reach(w, () => gate.release());
         expect((await w.kill()).signal).toBe('SIGKILL');
@@ -276,10 +277,11 @@ describe.concurrent('SIGKILL during a rollback, then `cutover rollback` again', 
         expect(again.code, again.stderr + again.stdout).toBe(0);
         expect(again.stdout).toContain('run was interrupted');
         expect(again.stdout).toContain(`Run ${runId.slice(0, 8)} rolled back.`);
-        expect((await endState(sandbox.db.pool)).public).toEqual(pristine.public);
+        const after = await endState(sandbox.db.pool);
+        expect(after.public).toEqual(pristine.public);
+        expect(after.flags).toEqual(pristine.flags);
         expect(await stepStatuses(sandbox, runId)).toEqual([
-          ...STEPS.slice(0, 5).map(() => 'compensated'),
-          'pending',
+          ...STEPS.slice(0, -1).map(() => 'compensated'),
           'pending',
         ]);
         expect(await interruptions(sandbox, runId)).toEqual([

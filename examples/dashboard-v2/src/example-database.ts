@@ -11,6 +11,9 @@ export const EXAMPLE_TABLES = [
 /** The example's plan name (`name:` of `cutover.yaml`). */
 export const EXAMPLE_PLAN = 'dashboard-v2';
 
+/** Feature flags the example's plan creates (its rollout phase). */
+export const EXAMPLE_FLAGS = ['new-dashboard'];
+
 /** What a database holds of the dashboard-v2 example (see {@link inspectExampleDatabase}). */
 export interface ExampleDatabaseState {
   /** Runs of the example plan, newest first (empty when cutover's schema does not exist). */
@@ -19,7 +22,7 @@ export interface ExampleDatabaseState {
   legacyRows: number | null;
   /** Tables of schema `public` that are not the example's. */
   otherTables: string[];
-  /** cutover state that is not the example's: runs of other plans, flags, tokens (one line each). */
+  /** cutover state that is not the example's: runs of other plans, other flags, tokens (one line each). */
   otherCutoverState: string[];
 }
 
@@ -57,12 +60,18 @@ export async function inspectExampleDatabase(pool: pg.Pool): Promise<ExampleData
       else otherCutoverState.push(`run ${r.id.slice(0, 8)} of plan ${r.plan}`);
     }
   }
-  for (const table of ['flags', 'tokens'] as const) {
-    if (present[0]?.[table] !== true) continue;
-    const { rows } = await pool.query<{ n: number }>(
-      `select count(*)::int as n from cutover.${table}`,
+  if (present[0]?.flags === true) {
+    const { rows } = await pool.query<{ key: string }>(
+      'select key from cutover.flags where key <> all($1) order by key',
+      [EXAMPLE_FLAGS],
     );
-    if ((rows[0]?.n ?? 0) > 0) otherCutoverState.push(`${rows[0]?.n} ${table}`);
+    for (const r of rows) otherCutoverState.push(`flag ${r.key}`);
+  }
+  if (present[0]?.tokens === true) {
+    const { rows } = await pool.query<{ n: number }>(
+      'select count(*)::int as n from cutover.tokens',
+    );
+    if ((rows[0]?.n ?? 0) > 0) otherCutoverState.push(`${rows[0]?.n} tokens`);
   }
   return { runs, legacyRows, otherTables, otherCutoverState };
 }
@@ -70,7 +79,7 @@ export async function inspectExampleDatabase(pool: pg.Pool): Promise<ExampleData
 /**
  * Resets a database to before the dashboard-v2 example: drops the example's
  * tables and cutover's schemas (`cutover`: runs, audit log, migration
- * history; `cutover_snapshots`) in one transaction. Only for a database that
+ * history, the example's flag; `cutover_snapshots`) in one transaction. Only for a database that
  * holds nothing else (check with {@link inspectExampleDatabase} first).
  */
 export async function resetExampleDatabase(pool: pg.Pool): Promise<void> {
