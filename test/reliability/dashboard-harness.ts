@@ -218,16 +218,22 @@ export class RunWatch {
     });
   }
 
-  /** Waits until the step's checkpoint satisfies `test`. */
-  async checkpoint(stepId: string, test: (checkpoint: unknown) => boolean): Promise<void> {
-    const runId = await this.run();
-    await this.until(`a checkpoint of ${stepId}`, async () => {
-      const { rows } = await this.pool.query<{ checkpoint: unknown }>(
-        'select checkpoint from cutover.steps where run_id = $1 and step_id = $2',
-        [runId, stepId],
-      );
-      return rows[0] !== undefined && test(rows[0].checkpoint);
-    });
+  /** Whether an event of `type` (of `stepId`) is committed. */
+  async hasEvent(type: string, stepId?: string): Promise<boolean> {
+    const { rows } = await this.pool.query(
+      `select 1 from cutover.events where run_id = $1 and type = $2 and ($3::text is null or step_id = $3) limit 1`,
+      [await this.run(), type, stepId ?? null],
+    );
+    return rows.length > 0;
+  }
+
+  /** The step's checkpoint as committed now. */
+  async checkpointOf(stepId: string): Promise<unknown> {
+    const { rows } = await this.pool.query<{ checkpoint: unknown }>(
+      'select checkpoint from cutover.steps where run_id = $1 and step_id = $2',
+      [await this.run(), stepId],
+    );
+    return rows[0]?.checkpoint ?? null;
   }
 
   /** Status of a step now. */
@@ -257,6 +263,31 @@ export class RunWatch {
   /** Takes `lock table <table> in <mode> mode` in a transaction held open. */
   async lockTable(table: string, mode: string): Promise<Held> {
     return this.hold(`${mode} lock on ${table}`, [[`lock table ${table} in ${mode} mode`, []]]);
+  }
+
+  /**
+   * Asks for `lock table <table> in <mode> mode` in a transaction held open,
+   * without waiting for it: `granted` resolves once the lock is held (it may
+   * queue behind a runner's transaction).
+   */
+  async requestLock(table: string, mode: string): Promise<Held & { granted: Promise<void> }> {
+    const client = await this.pool.connect();
+    await client.query('begin');
+    let released = false;
+    const granted = client.query(`lock table ${table} in ${mode} mode`).then(() => undefined);
+    granted.catch(() => undefined);
+    const held = {
+      granted,
+      release: async () => {
+        if (released) return;
+        released = true;
+        await granted.catch(() => undefined);
+        await client.query('commit').catch(() => undefined);
+        client.release();
+      },
+    };
+    this.held.push(held);
+    return held;
   }
 
   /** Opens a REPEATABLE READ transaction holding a snapshot (what `CREATE INDEX CONCURRENTLY` waits for). */

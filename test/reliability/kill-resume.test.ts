@@ -12,6 +12,7 @@ import {
   endState,
   RunWatch,
   type EndState,
+  type Held,
 } from './dashboard-harness.js';
 
 /**
@@ -122,20 +123,36 @@ const IN_STEP_CASES: KillCase[] = [
     },
   },
   {
-    name: 'inside the backfill, right after its first batch committed',
+    name: 'inside the second backfill batch, at its checkpoint write (the first one committed)',
     inFlight: 'expand.1',
-    reach: async (w, openGate) => {
-      await openGate();
-      await w.checkpoint('expand.1', (c) => batches(c) >= 1);
+    reach: (w, openGate) =>
+      stepRowWrites(
+        w,
+        openGate,
+        'expand.1',
+        async () => batches(await w.checkpointOf('expand.1')) >= 1,
+      ),
+    atKill: async (w) => {
+      expect(batches(await w.checkpointOf('expand.1'))).toBe(1);
     },
   },
   {
     name: 'inside a backfill batch, between its two writes (widgets locked)',
     inFlight: 'expand.1',
     reach: async (w, openGate) => {
-      await openGate();
-      await w.checkpoint('expand.1', (c) => batches(c) >= 2);
-      await w.lockTable('dashboard_widgets', 'share');
+      // Stop batch 2 at its checkpoint write; queue a SHARE lock on the widgets behind it;
+      // let it commit: batch 3 (the module's first batch is 500 rows and batches at most
+      // double, so 2,000 rows take at least 3) writes configurations, then waits on the widgets.
+      const held = await stepRowWritesHeld(
+        w,
+        openGate,
+        'expand.1',
+        async () => batches(await w.checkpointOf('expand.1')) >= 1,
+      );
+      const lock = await w.requestLock('dashboard_widgets', 'share');
+      await w.waiting('lock table dashboard_widgets%');
+      await held.release();
+      await lock.granted;
       await w.waiting('%delete from dashboard_widgets%');
     },
     atKill: async (w) => {
@@ -154,12 +171,18 @@ const IN_STEP_CASES: KillCase[] = [
     name: 'after the last backfill batch, before the step is recorded completed',
     inFlight: 'expand.1',
     reach: async (w, openGate) => {
-      await openGate();
-      await w.checkpoint('expand.1', (c) => rows(c) >= USERS);
-      await w.holdStep('expand.1');
-      await w.event('backfill.finished', 'expand.1');
-      await w.blockedOnStepRow();
+      // Once the last batch has committed and `backfill.finished` is logged, the next write of
+      // the step's row is its completion.
+      await stepRowWrites(w, openGate, 'expand.1', () =>
+        w.hasEvent('backfill.finished', 'expand.1'),
+      );
       expect(await w.stepStatus('expand.1')).toBe('running');
+    },
+    atKill: async (w) => {
+      const { rows } = await w.pool.query<{ configs: number }>(
+        'select count(*)::int as configs from dashboard_configurations',
+      );
+      expect(rows[0]?.configs).toBe(USERS);
     },
   },
   {
@@ -269,11 +292,39 @@ const APPLY_CASES: KillCase[] = [
   ...IN_STEP_CASES,
 ];
 
+/**
+ * Stops the runner at successive writes of `stepId`'s row — its start, each backfill batch's
+ * checkpoint (written in the batch's transaction), its completion — by holding the row and
+ * letting one write through at a time, until `done()` says this is the write to kill at.
+ */
+async function stepRowWrites(
+  w: RunWatch,
+  openGate: () => Promise<void>,
+  stepId: string,
+  done: () => Promise<boolean>,
+): Promise<void> {
+  await stepRowWritesHeld(w, openGate, stepId, done);
+}
+
+/** {@link stepRowWrites}, returning the hold of the row. */
+async function stepRowWritesHeld(
+  w: RunWatch,
+  openGate: () => Promise<void>,
+  stepId: string,
+  done: () => Promise<boolean>,
+): Promise<Held> {
+  let held = await w.holdStep(stepId);
+  await openGate();
+  for (;;) {
+    await w.blockedOnStepRow();
+    if (await done()) return held;
+    await held.release();
+    held = await w.holdStep(stepId);
+  }
+}
+
 function batches(checkpoint: unknown): number {
   return (checkpoint as { cursor?: { batches?: number } } | null)?.cursor?.batches ?? 0;
-}
-function rows(checkpoint: unknown): number {
-  return (checkpoint as { cursor?: { rows?: number } } | null)?.cursor?.rows ?? 0;
 }
 
 let template: TestDatabase;
