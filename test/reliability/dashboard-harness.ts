@@ -20,6 +20,12 @@ import { waitUntil } from '../helpers/wait-until.js';
 /** The example plan (run by absolute path from a temporary working directory). */
 export const PLAN = join(REPO_ROOT, 'examples', 'dashboard-v2', 'cutover.yaml');
 export const PLAN_NAME = 'dashboard-v2';
+/**
+ * Time limit of one case, ms: a case runs the whole plan (twice for a
+ * rollback case) in child processes, several cases at once on a shared machine.
+ */
+export const CASE_TIMEOUT_MS = 240_000;
+
 /** Users generated: enough for several backfill batches, small enough to stay fast. */
 export const USERS = 2000;
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestDatabase } from '../helpers/test-database.js';
 import {
+  CASE_TIMEOUT_MS,
   PLAN,
   STEPS,
   USERS,
@@ -150,7 +151,6 @@ const IN_STEP_CASES: KillCase[] = [
         async () => batches(await w.checkpointOf('expand.1')) >= 1,
       );
       const lock = await w.requestLock('dashboard_widgets', 'share');
-      await w.waiting('lock table dashboard_widgets%');
       await held.release();
       await lock.granted;
       await w.waiting('%delete from dashboard_widgets%');
@@ -347,6 +347,7 @@ afterAll(async () => {
 
 describe.concurrent(
   'SIGKILL of the runner, then resume: the end state equals an uninterrupted run',
+  { timeout: CASE_TIMEOUT_MS },
   () => {
     it('the reference run built the new tables and dropped the legacy one', () => {
       expect(Object.keys(reference.public.tables).sort()).toEqual([

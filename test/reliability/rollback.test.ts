@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestDatabase } from '../helpers/test-database.js';
 import { waitUntil } from '../helpers/wait-until.js';
 import {
+  CASE_TIMEOUT_MS,
   PLAN,
   STEPS,
   betweenSteps,
@@ -61,7 +62,7 @@ async function interruptions(sandbox: Sandbox, runId: string): Promise<{ mode: s
   return rows.map((r) => r.details);
 }
 
-describe.concurrent('rollback after each step of the example', () => {
+describe.concurrent('rollback after each step of the example', { timeout: CASE_TIMEOUT_MS }, () => {
   it('the reference run changed the tables and the flag the rollbacks must restore', () => {
     expect(Object.keys(pristine.public.tables).sort()).toEqual([
       'public.legacy_dashboard_configs',
@@ -254,48 +255,52 @@ const ROLLBACK_CASES: RollbackKillCase[] = [
   },
 ];
 
-describe.concurrent('SIGKILL during a rollback, then `cutover rollback` again', () => {
-  it.each(ROLLBACK_CASES.map((c) => [c.name, c] as const))(
-    'killed %s: every table back to its checksums before the run',
-    async (_name, c) => {
-      const sandbox = await createSandbox(template);
-      const w = new RunWatch(sandbox);
-      try {
-        const run = await sandbox.cli('run', PLAN, '--yes', '--phase', 'rollout', '--json');
-        expect(run.code, run.stderr).toBe(0);
-        const runId = (JSON.parse(run.stdout) as { run: { id: string } }).run.id;
-        w.runId = runId;
-        // The gate: the rollback waits before its first compensation (of rollout.4).
-        const gate = await w.holdStep('rollout.4');
-        w.start('rollback', runId, '--yes');
-        await c.reach(w, () => gate.release());
-        expect((await w.kill()).signal).toBe('SIGKILL');
-        await c.atKill?.(w);
-        await w.releaseAll();
+describe.concurrent(
+  'SIGKILL during a rollback, then `cutover rollback` again',
+  { timeout: CASE_TIMEOUT_MS },
+  () => {
+    it.each(ROLLBACK_CASES.map((c) => [c.name, c] as const))(
+      'killed %s: every table back to its checksums before the run',
+      async (_name, c) => {
+        const sandbox = await createSandbox(template);
+        const w = new RunWatch(sandbox);
+        try {
+          const run = await sandbox.cli('run', PLAN, '--yes', '--phase', 'rollout', '--json');
+          expect(run.code, run.stderr).toBe(0);
+          const runId = (JSON.parse(run.stdout) as { run: { id: string } }).run.id;
+          w.runId = runId;
+          // The gate: the rollback waits before its first compensation (of rollout.4).
+          const gate = await w.holdStep('rollout.4');
+          w.start('rollback', runId, '--yes');
+          await c.reach(w, () => gate.release());
+          expect((await w.kill()).signal).toBe('SIGKILL');
+          await c.atKill?.(w);
+          await w.releaseAll();
 
-        const again = await sandbox.cli('rollback', runId, '--yes');
-        expect(again.code, again.stderr + again.stdout).toBe(0);
-        expect(again.stdout).toContain('run was interrupted');
-        expect(again.stdout).toContain(`Run ${runId.slice(0, 8)} rolled back.`);
-        const after = await endState(sandbox.db.pool);
-        expect(after.public).toEqual(pristine.public);
-        expect(after.flags).toEqual(pristine.flags);
-        expect(await stepStatuses(sandbox, runId)).toEqual([
-          ...STEPS.slice(0, -1).map(() => 'compensated'),
-          'pending',
-        ]);
-        expect(await interruptions(sandbox, runId)).toEqual([
-          expect.objectContaining({ mode: 'rollback' }),
-        ]);
-      } finally {
-        await w.dispose();
-        await sandbox.dispose();
-      }
-    },
-  );
-});
+          const again = await sandbox.cli('rollback', runId, '--yes');
+          expect(again.code, again.stderr + again.stdout).toBe(0);
+          expect(again.stdout).toContain('run was interrupted');
+          expect(again.stdout).toContain(`Run ${runId.slice(0, 8)} rolled back.`);
+          const after = await endState(sandbox.db.pool);
+          expect(after.public).toEqual(pristine.public);
+          expect(after.flags).toEqual(pristine.flags);
+          expect(await stepStatuses(sandbox, runId)).toEqual([
+            ...STEPS.slice(0, -1).map(() => 'compensated'),
+            'pending',
+          ]);
+          expect(await interruptions(sandbox, runId)).toEqual([
+            expect.objectContaining({ mode: 'rollback' }),
+          ]);
+        } finally {
+          await w.dispose();
+          await sandbox.dispose();
+        }
+      },
+    );
+  },
+);
 
-describe('two runners on the example plan', () => {
+describe('two runners on the example plan', { timeout: CASE_TIMEOUT_MS }, () => {
   it('started together: exactly one executes, the other is refused naming the holder', async () => {
     const sandbox = await createSandbox(template);
     const w = new RunWatch(sandbox);
