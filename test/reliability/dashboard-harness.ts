@@ -329,6 +329,30 @@ export class RunWatch {
     return held;
   }
 
+  /**
+   * Waits until the runner waits to write a step row (see {@link holdStep})
+   * and says which writes wait: `checkpoint` (a backfill batch's, inside the
+   * batch's transaction), `progress` (reported in the background) or
+   * `transition` (the step's status: started, completed…).
+   */
+  async blockedStepWrites(): Promise<('checkpoint' | 'progress' | 'transition')[]> {
+    return this.until('a write of a step row waiting', async () => {
+      const { rows } = await this.pool.query<{ query: string }>(
+        `select query from pg_stat_activity
+          where datname = current_database() and state = 'active' and wait_event_type = 'Lock'
+            and query like 'update cutover.steps%'`,
+      );
+      if (rows.length === 0) return undefined;
+      return rows.map(({ query }) =>
+        /^update cutover\.steps set checkpoint /.test(query)
+          ? 'checkpoint'
+          : /^update cutover\.steps set progress /.test(query)
+            ? 'progress'
+            : 'transition',
+      );
+    });
+  }
+
   /** Waits until the runner waits for a lock while writing a step row (see {@link holdStep}). */
   async blockedOnStepRow(): Promise<void> {
     await this.waiting('update cutover.steps%');

@@ -126,13 +126,9 @@ const IN_STEP_CASES: KillCase[] = [
   {
     name: 'inside the second backfill batch, at its checkpoint write (the first one committed)',
     inFlight: 'expand.1',
-    reach: (w, openGate) =>
-      stepRowWrites(
-        w,
-        openGate,
-        'expand.1',
-        async () => batches(await w.checkpointOf('expand.1')) >= 1,
-      ),
+    reach: async (w, openGate) => {
+      await stepRowWrites(w, openGate, 'expand.1', secondBatchCheckpoint(w));
+    },
     atKill: async (w) => {
       expect(batches(await w.checkpointOf('expand.1'))).toBe(1);
     },
@@ -144,12 +140,7 @@ const IN_STEP_CASES: KillCase[] = [
       // Stop batch 2 at its checkpoint write; queue a SHARE lock on the widgets behind it;
       // let it commit: batch 3 (the module's first batch is 500 rows and batches at most
       // double, so 2,000 rows take at least 3) writes configurations, then waits on the widgets.
-      const held = await stepRowWritesHeld(
-        w,
-        openGate,
-        'expand.1',
-        async () => batches(await w.checkpointOf('expand.1')) >= 1,
-      );
+      const held = await stepRowWrites(w, openGate, 'expand.1', secondBatchCheckpoint(w));
       const lock = await w.requestLock('dashboard_widgets', 'share');
       await held.release();
       await lock.granted;
@@ -292,35 +283,41 @@ const APPLY_CASES: KillCase[] = [
   ...IN_STEP_CASES,
 ];
 
+type StepWrite = 'checkpoint' | 'progress' | 'transition';
+
 /**
- * Stops the runner at successive writes of `stepId`'s row — its start, each backfill batch's
- * checkpoint (written in the batch's transaction), its completion — by holding the row and
- * letting one write through at a time, until `done()` says this is the write to kill at.
+ * Stops the runner at successive writes of `stepId`'s row — its start, each
+ * backfill batch's checkpoint (written in the batch's transaction), its
+ * completion — by holding the row and letting one write of the runner's main
+ * flow through at a time, until `done(blocked)` says this is the write to
+ * kill at. (A progress report waiting alone is not let through: it is
+ * written in the background, and the main flow goes on to its next write.)
+ * Returns the hold of the row.
  */
 async function stepRowWrites(
   w: RunWatch,
   openGate: () => Promise<void>,
   stepId: string,
-  done: () => Promise<boolean>,
-): Promise<void> {
-  await stepRowWritesHeld(w, openGate, stepId, done);
-}
-
-/** {@link stepRowWrites}, returning the hold of the row. */
-async function stepRowWritesHeld(
-  w: RunWatch,
-  openGate: () => Promise<void>,
-  stepId: string,
-  done: () => Promise<boolean>,
+  done: (blocked: StepWrite[]) => Promise<boolean>,
 ): Promise<Held> {
   let held = await w.holdStep(stepId);
   await openGate();
   for (;;) {
-    await w.blockedOnStepRow();
-    if (await done()) return held;
+    const blocked = await w.blockedStepWrites();
+    if (await done(blocked)) return held;
+    if (blocked.every((b) => b === 'progress')) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      continue;
+    }
     await held.release();
     held = await w.holdStep(stepId);
   }
+}
+
+/** Done at batch 2's checkpoint write (batch 1 committed). */
+function secondBatchCheckpoint(w: RunWatch): (blocked: StepWrite[]) => Promise<boolean> {
+  return async (blocked) =>
+    blocked.includes('checkpoint') && batches(await w.checkpointOf('expand.1')) >= 1;
 }
 
 function batches(checkpoint: unknown): number {
