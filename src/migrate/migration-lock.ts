@@ -13,6 +13,41 @@ type Queryable = Pick<pg.ClientBase, 'query'>;
 export const MIGRATION_LOCK_KEY = advisoryLockKey('cutover:migrate');
 
 /**
+ * Advisory lock key held, for its whole life, by the connection that executes
+ * migrations. A migrator killed mid-run (SIGKILL) loses its
+ * {@link MIGRATION_LOCK_KEY} connection at once, but the server may still be
+ * running that migrator's already-sent statements on the execution connection
+ * and commit them; the next migrator waits for this key before it reads the
+ * history, so it never races a dead migrator's in-flight transaction.
+ */
+export const MIGRATION_EXECUTOR_LOCK_KEY = advisoryLockKey('cutover:migrate:executor');
+
+/**
+ * Waits (up to `waitMs`) until no connection holds
+ * {@link MIGRATION_EXECUTOR_LOCK_KEY} — i.e. until an orphaned execution
+ * session of a killed migrator has finished — then returns. With `hold`, the
+ * lock stays held by `client` (the execution connection) until it disconnects.
+ *
+ * @throws the server's lock timeout error (SQLSTATE 55P03) when it is still held after `waitMs`.
+ */
+export async function awaitExecutorLock(
+  client: { query(text: string, values?: unknown[]): Promise<unknown> },
+  options: { waitMs: number; hold: boolean },
+): Promise<void> {
+  await client.query(`select set_config('lock_timeout', $1, false)`, [
+    `${Math.max(1, Math.round(options.waitMs))}ms`,
+  ]);
+  try {
+    await client.query('select pg_advisory_lock($1::bigint)', [MIGRATION_EXECUTOR_LOCK_KEY]);
+    if (!options.hold) {
+      await client.query('select pg_advisory_unlock($1::bigint)', [MIGRATION_EXECUTOR_LOCK_KEY]);
+    }
+  } finally {
+    await client.query(`select set_config('lock_timeout', '0', false)`);
+  }
+}
+
+/**
  * The sessions holding the advisory lock `key` in the current database, from
  * `pg_locks` joined with `pg_stat_activity`. "Since" is when the holder's
  * last statement finished if it is idle (cutover's lock connection stays idle

@@ -16,7 +16,7 @@ import {
 } from './history.js';
 import { BatchSizer, batchLength, isBatchable } from './migration-batch.js';
 import { hashStatements, MigrationExecutor, type BatchStop } from './migration-executor.js';
-import { acquireMigrationLock, type HeldLock } from './migration-lock.js';
+import { acquireMigrationLock, awaitExecutorLock, type HeldLock } from './migration-lock.js';
 import {
   computeStatus,
   describeMigration,
@@ -817,6 +817,7 @@ export class Migrator {
                 current_setting('standard_conforming_strings') as scs`,
       );
       const row = rows[0];
+      await awaitExecutorLock(client, { waitMs: this.options.lockWaitMs ?? 10_000, hold: true });
       return {
         client,
         pid: row?.pid ?? 0,
@@ -864,6 +865,12 @@ export class Migrator {
           this.emit({ type: 'lock-wait', holders, lockWaitMs: this.options.lockWaitMs ?? 10_000 }),
       });
       this.emit({ type: 'lock-acquired', waitedMs: lock.waitedMs });
+      // A killed migrator's execution session may still be finishing (and
+      // committing) what it had sent: wait for it before reading the history.
+      await awaitExecutorLock(lockClient, {
+        waitMs: this.options.lockWaitMs ?? 10_000,
+        hold: false,
+      });
       const [history, checkpoints] = await Promise.all([
         readHistory(lockClient),
         readCheckpoints(lockClient),
