@@ -49,11 +49,15 @@ describe('embedded PostgreSQL shared by several commands', () => {
     expect({ code: b.code, stderr: b.stderr }).toMatchObject({ code: 0 });
     expect(JSON.parse(a.stdout)).toMatchObject({ ok: true, runs: [] });
     expect(JSON.parse(b.stdout)).toMatchObject({ ok: true });
-    const ports = [...notices(a.stderr), ...notices(b.stderr)].map(
-      (l) => /on port (\d+)/.exec(l)?.[1],
-    );
+    const lines = [...notices(a.stderr), ...notices(b.stderr)];
+    const ports = lines.map((l) => /on port (\d+)/.exec(l)?.[1]);
     expect(ports).toHaveLength(2);
-    expect(ports[0]).toBe(ports[1]);
+    // On a loaded machine the two may not overlap (the first stops its server
+    // before the second starts one); when one attached, it is the same server.
+    // Sharing under overlap is proven deterministically by the next test.
+    const attached = lines.filter((l) => l.includes('(already running)')).length;
+    expect(attached).toBeLessThanOrEqual(1);
+    if (attached === 1) expect(ports[0]).toBe(ports[1]);
     expect(serverRunning(dir)).toBe(false);
     expect(await readdir(join(dir, '.cutover', 'pg-users'))).toEqual([]);
   }, 240_000);
