@@ -6,6 +6,15 @@ import { backoffDelay } from '../retry/index.js';
 import { BlockerWatch, describeBlockers } from './blocking-sessions.js';
 import { migrationKey, type CheckpointEntry } from './history.js';
 import { concurrentIndexTarget, findInvalidIndex } from './invalid-index.js';
+import {
+  buildBatchScript,
+  readCommittedPrefix,
+  SESSION_CHECK_SQL,
+  sendBatch,
+  locateBatchPosition,
+  type BatchScript,
+  type CommittedStep,
+} from './migration-batch.js';
 import type { SqlStatement } from './migration.js';
 import { describeMigration } from './migration-status.js';
 import type { BlockingSession, MigrateEvent, MigrationResult } from './migrator-types.js';
@@ -47,14 +56,53 @@ export interface ExecutionConnection {
   pid: number;
   /** True when the client sends queued queries without waiting (pg's `pipeline` mode). */
   pipelined: boolean;
+  /**
+   * True when migrations may be sent in batches ({@link MigrationExecutor.runBatch}):
+   * the server is PostgreSQL 13 or later (statement_timeout applies to each
+   * statement of a multi-statement message) with `standard_conforming_strings`
+   * on (so the server splits the message exactly as cutover's parser did).
+   */
+  batching: boolean;
 }
+
+/**
+ * How a batch stopped before its migration `index` completed (the ones
+ * before it are committed and were reported through `onDone`).
+ */
+export interface BatchStop {
+  /** Index in the batch of the migration that did not complete. */
+  index: number;
+  error: unknown;
+  /**
+   * The failing statement of that migration (0-based) and the error position
+   * within that statement's text (1-based characters), when the failure was
+   * in one of its own statements.
+   */
+  statement?: { index: number; position?: number };
+  /** Blocking sessions seen while the batch ran. */
+  blockers: BlockingSession[];
+  /**
+   * Nothing of the batch ran: the server refused the whole message (it parses
+   * all of it first, e.g. a syntax its version does not know). Its migrations
+   * then run one by one, which reports the failure exactly.
+   */
+  ranNothing: boolean;
+  /** Its `migration-start` event was already emitted (progress of a long batch). */
+  startEmitted: boolean;
+  /** About how long the failed attempt took, ms. */
+  elapsedMs: number;
+}
+
+/** A long batch reports progress (from the history, on the monitor connection) after this long, ms. */
+const PROGRESS_AFTER_MS = 1000;
 
 type Outcome = { ok: true; result: pg.QueryResult } | { ok: false; error: unknown; sent: boolean };
 
 /**
- * Runs prepared migration steps one at a time (the {@link Migrator} holds the
- * advisory lock around it). Never throws for a migration failure: the
- * returned {@link MigrationResult} carries the error.
+ * Runs prepared migration steps, one at a time ({@link run}) or several
+ * transactional SQL ones in one message ({@link runBatch}); the
+ * {@link Migrator} holds the advisory lock around it. Never throws for a
+ * migration failure: the returned {@link MigrationResult} carries the error.
  *
  * Transactional SQL: `BEGIN; SET LOCAL lock_timeout; SET LOCAL
  * statement_timeout`, each statement as its own query (so an error names its
@@ -75,20 +123,39 @@ type Outcome = { ok: true; result: pg.QueryResult } | { ok: false; error: unknow
 export class MigrationExecutor {
   /** The current step may commit without waiting for the WAL flush (a later commit flushes it). */
   private deferFlush = false;
+  /** Whether the session still lexes SQL as cutover's parser does (see `SESSION_CHECK_SQL`). */
+  private sessionLexesLikeParser: boolean;
 
   constructor(
     private readonly connection: ExecutionConnection,
     private readonly options: ExecutorOptions,
-  ) {}
+  ) {
+    this.sessionLexesLikeParser = connection.batching;
+  }
+
+  /**
+   * Whether the next migrations may go in a batch: the server allows it (see
+   * {@link ExecutionConnection.batching}) and no migration has changed how
+   * the session lexes SQL (checked at the end of every batch; a batch that
+   * stopped early counts as a change, to be safe).
+   */
+  get canBatch(): boolean {
+    return this.sessionLexesLikeParser;
+  }
 
   /** Runs one step; `checkpoint` is the stored checkpoint of this step, if any. */
   async run(
     step: PreparedStep,
     checkpoint: CheckpointEntry | undefined,
-    options: { deferFlush?: boolean } = {},
+    options: {
+      deferFlush?: boolean;
+      /** The step's first attempt already ran in a batch and failed like this. */
+      after?: BatchStop;
+    } = {},
   ): Promise<MigrationResult> {
     this.deferFlush = options.deferFlush === true;
-    const started = this.options.now();
+    const after = options.after?.ranNothing === true ? undefined : options.after;
+    const started = this.options.now() - (after?.elapsedMs ?? 0);
     const m = step.migration;
     const result: MigrationResult = {
       version: m.version,
@@ -104,20 +171,10 @@ export class MigrationExecutor {
       file: step.file,
       attempts: 0,
     };
-    this.options.onEvent({
-      type: 'migration-start',
-      version: m.version,
-      name: m.name,
-      direction: step.direction,
-      transactional: step.transactional,
-      ...(step.nonTransactionalReason === undefined
-        ? {}
-        : { nonTransactionalReason: step.nonTransactionalReason }),
-      file: step.file,
-    });
+    if (options.after?.startEmitted !== true) this.emitStart(step);
     try {
       if (step.sql !== undefined && step.transactional) {
-        await this.runTransactionalSql(step, step.sql.statements, result);
+        await this.runTransactionalSql(step, step.sql.statements, result, after);
       } else if (step.sql !== undefined) {
         await this.runStatementByStatement(step, step.sql.statements, checkpoint, result);
       } else {
@@ -132,44 +189,212 @@ export class MigrationExecutor {
     return result;
   }
 
+  private emitStart(step: PreparedStep): void {
+    const m = step.migration;
+    this.options.onEvent({
+      type: 'migration-start',
+      version: m.version,
+      name: m.name,
+      direction: step.direction,
+      transactional: step.transactional,
+      ...(step.nonTransactionalReason === undefined
+        ? {}
+        : { nonTransactionalReason: step.nonTransactionalReason }),
+      file: step.file,
+    });
+  }
+
+  // ---------------------------------------------------------------- batches
+
+  /**
+   * Runs consecutive transactional up migrations in SQL (see `isBatchable`)
+   * as ONE simple-query message: per migration `BEGIN; SET LOCAL
+   * lock_timeout; SET LOCAL statement_timeout; …; its statements; the history
+   * write; COMMIT` (see `buildBatchScript`). Each migration still commits in
+   * its own transaction; PostgreSQL skips the rest of a message after an
+   * error ("Multiple Statements in a Simple Query" in the protocol docs), so
+   * a failing migration rolls back and no later one runs.
+   *
+   * `onDone` is called for every migration that committed, in order (with
+   * its `migration-start` event emitted just before): when the batch ends,
+   * and, for a batch that runs longer than a second, as the history shows
+   * them committed. Returns undefined when all committed, else how it
+   * stopped: the caller runs that migration again on its own with
+   * {@link run} (`after`), which retries a lock timeout with backoff or
+   * reports the failure at its `file:line:column` — the failed attempt left
+   * nothing behind. Never throws.
+   */
+  async runBatch(
+    steps: readonly PreparedStep[],
+    deferFlush: readonly boolean[],
+    onDone: (index: number, result: MigrationResult) => void,
+  ): Promise<BatchStop | undefined> {
+    const script = buildBatchScript(steps, {
+      lockTimeoutMs: this.options.lockTimeoutMs,
+      statementTimeoutMs: this.options.statementTimeoutMs,
+      appliedBy: this.options.appliedBy,
+      runId: this.options.runId,
+      deferFlush,
+    });
+    const started = this.options.now();
+    let done = 0;
+    let startedStep = -1;
+    let closed = false;
+    const complete = (committed: readonly CommittedStep[]): void => {
+      for (; done < committed.length && done < steps.length; done++) {
+        const step = steps[done] as PreparedStep;
+        if (startedStep < done) this.emitStart(step);
+        onDone(done, batchResult(step, (committed[done] as CommittedStep).executionMs));
+      }
+    };
+    const blockers =
+      this.options.lockTimeoutMs > 0
+        ? new BlockerWatch(
+            this.options.monitor,
+            this.connection.pid,
+            Math.max(20, Math.min(500, Math.floor(this.options.lockTimeoutMs / 4))),
+          ).start()
+        : undefined;
+    const progress = new Poller(PROGRESS_AFTER_MS, async () => {
+      const committed = await readCommittedPrefix(await this.options.monitor(), steps);
+      if (closed) return;
+      complete(committed);
+      if (done < steps.length && startedStep < done) {
+        this.emitStart(steps[done] as PreparedStep);
+        startedStep = done;
+      }
+    });
+    const sent = sendBatch(this.connection.client, script.text);
+    let outcome: { ok: true; results: pg.QueryResult[] } | { ok: false; error: unknown };
+    try {
+      outcome = { ok: true, results: await sent.done };
+    } catch (error) {
+      outcome = { ok: false, error };
+    }
+    await progress.stop();
+    closed = true;
+    const seen = (await blockers?.stop()) ?? [];
+    const elapsed = Math.max(0, this.options.now() - started);
+    // Until a batch ends normally, the session's settings are unknown.
+    this.sessionLexesLikeParser = false;
+    if (outcome.ok) {
+      const committed = committedFromResults(script, outcome.results);
+      if (committed !== undefined) {
+        const check = outcome.results.at(-1)?.rows[0] as { ok?: unknown } | undefined;
+        this.sessionLexesLikeParser = check?.ok === true;
+        complete(committed);
+        return undefined;
+      }
+      outcome = {
+        ok: false,
+        error: new Error('the batch ended with another result than COMMIT for a migration'),
+      };
+    }
+    const error = outcome.error;
+    const completed = sent.query.completed;
+    const lost = isConnectionError(error);
+    // Migrations whose COMMIT completed are committed; after a lost
+    // connection the history may show more (their acknowledgement was lost).
+    const committedCount = script.parts
+      .slice(0, completed)
+      .filter((p) => p.kind === 'commit').length;
+    let committed: CommittedStep[] | undefined;
+    if (lost) {
+      committed = await readCommittedPrefix(await this.options.monitor(), steps).catch(
+        () => undefined,
+      );
+    } else {
+      const client = this.connection.client;
+      await client.query('rollback').catch(() => undefined);
+      committed = await readCommittedPrefix(client, steps).catch(() => undefined);
+      const check = await client.query<{ ok: boolean }>(SESSION_CHECK_SQL).catch(() => undefined);
+      this.sessionLexesLikeParser = check?.rows[0]?.ok === true;
+    }
+    const count = Math.max(committedCount, committed?.length ?? 0);
+    const durations = steps.slice(0, count).map((_, k) => committed?.[k] ?? { executionMs: 0 });
+    complete(durations);
+    if (count >= steps.length) return undefined;
+    const part = lost ? undefined : script.parts[completed];
+    const doneMs = durations.reduce((sum, d) => sum + d.executionMs, 0);
+    return {
+      index: count,
+      error,
+      ...(part?.kind === 'statement' && part.step === count && part.statementIndex !== undefined
+        ? { statement: failingStatement(script, completed, part.statementIndex, error) }
+        : {}),
+      blockers: seen,
+      ranNothing: completed === 0 && !lost,
+      startEmitted: startedStep === count,
+      elapsedMs: Math.max(0, elapsed - doneMs),
+    };
+  }
+
   // ---------------------------------------------------------------- transactional SQL
 
   private async runTransactionalSql(
     step: PreparedStep,
     statements: SqlStatement[],
     result: MigrationResult,
+    after?: BatchStop,
   ): Promise<void> {
     const history = this.historyQuery(step);
-    await this.withRetries(step, result, async () => {
-      const queries: (string | pg.QueryConfig)[] = [
-        this.beginSql(),
-        ...statements.map((s) => s.sql),
-        history,
-        'commit',
-      ];
-      const outcomes = await this.send(queries);
-      const failedAt = outcomes.findIndex((o) => !o.ok);
-      if (failedAt === -1) {
-        const commit = outcomes.at(-1);
-        if (commit?.ok === true && commit.result.command !== 'COMMIT') {
-          throw new Error(`the transaction ended with ${commit.result.command} instead of COMMIT`);
+    let first: { error: unknown; blockers: BlockingSession[] } | undefined;
+    if (after !== undefined) {
+      const failed = after.statement;
+      const error =
+        failed === undefined
+          ? after.error
+          : new StatementFailure(
+              after.error,
+              statements[failed.index] as SqlStatement,
+              failed.index,
+              failed.position,
+            );
+      const code = sqlState(after.error);
+      if (code === undefined || !RETRYABLE.has(code)) {
+        result.attempts = 1;
+        throw error;
+      }
+      first = { error, blockers: after.blockers };
+    }
+    await this.withRetries(
+      step,
+      result,
+      async () => {
+        const queries: (string | pg.QueryConfig)[] = [
+          this.beginSql(),
+          ...statements.map((s) => s.sql),
+          history,
+          'commit',
+        ];
+        const outcomes = await this.send(queries);
+        const failedAt = outcomes.findIndex((o) => !o.ok);
+        if (failedAt === -1) {
+          const commit = outcomes.at(-1);
+          if (commit?.ok === true && commit.result.command !== 'COMMIT') {
+            throw new Error(
+              `the transaction ended with ${commit.result.command} instead of COMMIT`,
+            );
+          }
+          return;
         }
-        return;
-      }
-      const failed = outcomes[failedAt] as Extract<Outcome, { ok: false }>;
-      if (!failed.sent) {
-        // Sequential client: make sure the transaction is closed.
-        await this.connection.client.query('rollback').catch(() => undefined);
-      }
-      if (failedAt >= 1 && failedAt <= statements.length) {
-        throw new StatementFailure(
-          failed.error,
-          statements[failedAt - 1] as SqlStatement,
-          failedAt - 1,
-        );
-      }
-      throw failed.error;
-    });
+        const failed = outcomes[failedAt] as Extract<Outcome, { ok: false }>;
+        if (!failed.sent) {
+          // Sequential client: make sure the transaction is closed.
+          await this.connection.client.query('rollback').catch(() => undefined);
+        }
+        if (failedAt >= 1 && failedAt <= statements.length) {
+          throw new StatementFailure(
+            failed.error,
+            statements[failedAt - 1] as SqlStatement,
+            failedAt - 1,
+          );
+        }
+        throw failed.error;
+      },
+      undefined,
+      first,
+    );
   }
 
   /**
@@ -478,45 +703,54 @@ export class MigrationExecutor {
     result: MigrationResult,
     attempt: () => Promise<void>,
     pid = this.connection.pid,
+    /** The first attempt already ran (in a batch) and failed like this. */
+    first?: { error: unknown; blockers: BlockingSession[] },
   ): Promise<void> {
     const m = step.migration;
     for (let retry = 0; ; retry++) {
       result.attempts += 1;
-      const watch =
-        this.options.lockTimeoutMs > 0
-          ? new BlockerWatch(
-              this.options.monitor,
-              pid,
-              Math.max(20, Math.min(500, Math.floor(this.options.lockTimeoutMs / 4))),
-            ).start()
-          : undefined;
       let blockers: BlockingSession[] = [];
-      try {
-        await attempt();
-        await watch?.stop();
-        return;
-      } catch (error) {
-        blockers = (await watch?.stop()) ?? [];
-        const code = sqlState(error);
-        if (code === undefined || !RETRYABLE.has(code)) throw error;
-        if (retry >= this.options.lockRetries)
-          throw new LockTimeoutFailure(error, blockers, retry + 1);
-        const delayMs = backoffDelay(retry, {
-          baseMs: this.options.retryBaseDelayMs,
-          maxMs: this.options.retryMaxDelayMs,
-          random: this.options.random,
-        });
-        this.options.onEvent({
-          type: 'lock-timeout-retry',
-          version: m.version,
-          name: m.name,
-          retry: retry + 1,
-          maxRetries: this.options.lockRetries,
-          delayMs,
-          blockers,
-        });
-        await this.options.sleep(delayMs);
+      let failure: unknown;
+      if (retry === 0 && first !== undefined) {
+        failure = first.error;
+        blockers = first.blockers;
+      } else {
+        const watch =
+          this.options.lockTimeoutMs > 0
+            ? new BlockerWatch(
+                this.options.monitor,
+                pid,
+                Math.max(20, Math.min(500, Math.floor(this.options.lockTimeoutMs / 4))),
+              ).start()
+            : undefined;
+        try {
+          await attempt();
+          await watch?.stop();
+          return;
+        } catch (error) {
+          failure = error;
+          blockers = (await watch?.stop()) ?? [];
+        }
       }
+      const code = sqlState(failure);
+      if (code === undefined || !RETRYABLE.has(code)) throw failure;
+      if (retry >= this.options.lockRetries)
+        throw new LockTimeoutFailure(failure, blockers, retry + 1);
+      const delayMs = backoffDelay(retry, {
+        baseMs: this.options.retryBaseDelayMs,
+        maxMs: this.options.retryMaxDelayMs,
+        random: this.options.random,
+      });
+      this.options.onEvent({
+        type: 'lock-timeout-retry',
+        version: m.version,
+        name: m.name,
+        retry: retry + 1,
+        maxRetries: this.options.lockRetries,
+        delayMs,
+        blockers,
+      });
+      await this.options.sleep(delayMs);
     }
   }
 
@@ -556,7 +790,7 @@ export class MigrationExecutor {
     const location = (() => {
       if (statement === undefined || step.sql === undefined)
         return this.options.location(step.file);
-      const position = isDatabaseError(error) ? Number(error.position) : NaN;
+      const position = statementFailure?.position ?? NaN;
       if (Number.isFinite(position) && position > 0) {
         const lc = mapServerErrorPosition(statement, step.sql.fileText, position);
         return this.options.location(step.file, lc.line, lc.column);
@@ -633,12 +867,117 @@ export class MigrationExecutor {
 
 /** A statement of a script failed (keeps which one). */
 class StatementFailure extends Error {
+  /** The server's error position within the statement's text (1-based characters), or NaN. */
+  readonly position: number;
+
   constructor(
     override readonly cause: unknown,
     readonly statement: SqlStatement,
     readonly index: number,
+    /** Default: the server's `position` (the statement was sent on its own). */
+    position?: number,
   ) {
     super(errorText(cause));
+    this.position =
+      position ?? (isDatabaseError(cause) ? Number(cause.position ?? Number.NaN) : Number.NaN);
+  }
+}
+
+/** The result of a migration committed in a batch. */
+function batchResult(step: PreparedStep, executionMs: number): MigrationResult {
+  const m = step.migration;
+  return {
+    version: m.version,
+    name: m.name,
+    kind: m.kind,
+    direction: step.direction,
+    status: 'applied',
+    durationMs: executionMs,
+    transactional: true,
+    file: step.file,
+    attempts: 1,
+  };
+}
+
+/**
+ * Every migration's execution time from the results of a whole batch, or
+ * undefined when the results do not match the script (a transaction that
+ * ended with something else than COMMIT).
+ */
+function committedFromResults(
+  script: BatchScript,
+  results: readonly pg.QueryResult[],
+): CommittedStep[] | undefined {
+  if (results.length !== script.parts.length) return undefined;
+  const committed: CommittedStep[] = [];
+  for (let i = 0; i < script.parts.length; i++) {
+    if (script.parts[i]?.kind === 'commit' && results[i]?.command !== 'COMMIT') return undefined;
+  }
+  for (const index of script.historyPart) {
+    const row = results[index]?.rows[0] as { execution_ms?: unknown } | undefined;
+    committed.push({ executionMs: typeof row?.execution_ms === 'number' ? row.execution_ms : 0 });
+  }
+  return committed;
+}
+
+/** The failing statement of a batch: its index and the error position within it. */
+function failingStatement(
+  script: BatchScript,
+  part: number,
+  statementIndex: number,
+  error: unknown,
+): { index: number; position?: number } {
+  const position = isDatabaseError(error) ? Number(error.position ?? Number.NaN) : Number.NaN;
+  const located = locateBatchPosition(script, position);
+  return located !== undefined && located.part === part
+    ? { index: statementIndex, position: located.position }
+    : { index: statementIndex };
+}
+
+/**
+ * Calls `poll` every `intervalMs`, the first time after one interval, one
+ * call at a time; `stop` waits (at most 1 s) for a call in flight. Failures
+ * of `poll` are ignored (progress is best effort).
+ */
+class Poller {
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly intervalMs: number,
+    private readonly poll: () => Promise<void>,
+  ) {
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    const inFlight = this.inFlight;
+    if (inFlight === undefined) return;
+    let timeout: NodeJS.Timeout | undefined;
+    await Promise.race([
+      inFlight,
+      new Promise<void>((resolve) => {
+        timeout = setTimeout(resolve, 1000);
+        timeout.unref();
+      }),
+    ]);
+    clearTimeout(timeout);
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.inFlight = this.poll()
+        .catch(() => undefined)
+        .finally(() => {
+          this.inFlight = undefined;
+          this.schedule();
+        });
+    }, this.intervalMs);
+    this.timer.unref();
   }
 }
 

@@ -52,7 +52,11 @@ export interface MigrationResult {
   kind: 'versioned' | 'repeatable';
   direction: MigrationDirection;
   status: MigrationResultStatus;
-  /** Wall time spent on it in ms (0 when it did not run). */
+  /**
+   * Wall time spent on it in ms (0 when it did not run). For a migration
+   * applied in a batch: its execution time measured in the server, from its
+   * `BEGIN` to its history row (the `execution_ms` recorded).
+   */
   durationMs: number;
   /** True when it ran (or would run) as one transaction. */
   transactional: boolean;

@@ -14,7 +14,8 @@ import {
   type CheckpointEntry,
   type HistoryEntry,
 } from './history.js';
-import { hashStatements, MigrationExecutor } from './migration-executor.js';
+import { BatchSizer, batchLength, isBatchable } from './migration-batch.js';
+import { hashStatements, MigrationExecutor, type BatchStop } from './migration-executor.js';
 import { acquireMigrationLock, type HeldLock } from './migration-lock.js';
 import {
   computeStatus,
@@ -69,6 +70,12 @@ export interface MigratorOptions {
   retryMaxDelayMs?: number;
   /** Apply pending migrations older than the newest applied one. Default false (refused). */
   allowOutOfOrder?: boolean;
+  /**
+   * Send consecutive transactional SQL migrations in batches, one message
+   * each (every migration still in its own transaction; see the README, "How
+   * a migration runs"). Default true; false sends each migration on its own.
+   */
+  batch?: boolean;
   /** Plan run id (uuid) recorded with each migration applied. Default none. */
   runId?: string;
   /** Recorded as `applied_by`. Default the OS user name. */
@@ -93,7 +100,10 @@ export interface UpOptions {
   to?: string;
   /** Describe what would run (SQL, transaction, lock per statement, table sizes) without running it. */
   dryRun?: boolean;
-  /** Stop between migrations when aborted (the running migration finishes). */
+  /**
+   * Stop between migrations when aborted (the running migration finishes; a
+   * running batch of migrations finishes too, see `MigratorOptions.batch`).
+   */
   signal?: AbortSignal;
 }
 
@@ -101,7 +111,9 @@ export interface UpOptions {
 export interface DownOptions {
   /**
    * Revert every applied versioned migration newer than this version (the
-   * version itself stays applied); `null` reverts all of them.
+   * version itself stays applied); `null` or `"0"` reverts all of them. Any
+   * other version must be one of a file or of the history, else the result
+   * has error `MIGRATION_VERSION_NOT_FOUND` (not_found) and nothing is reverted.
    */
   to?: string | null;
   /** Revert the newest `steps` applied versioned migrations. */
@@ -133,7 +145,9 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
  * Safety, in short (details on each method and in the README):
  * - one transaction per migration (statements that cannot run in a
  *   transaction make their migration run statement by statement, with a
- *   checkpoint after each statement);
+ *   checkpoint after each statement); consecutive transactional SQL
+ *   migrations are sent in batches, one message each, a failure stopping the
+ *   batch at the failing migration (see the README, "How a migration runs");
  * - a session advisory lock on a dedicated connection for the whole
  *   `up`/`down`/`baseline`/`adopt`: a second migrator waits `lockWaitMs`, then
  *   fails with `LOCK_BUSY` naming the holder;
@@ -277,7 +291,8 @@ export class Migrator {
    *
    * Refused BEFORE anything runs when any migration to revert has no down
    * script (`MIGRATION_DOWN_MISSING`) or no file (`MIGRATION_FILE_MISSING`),
-   * or when `steps` exceeds the applied migrations (`MIGRATION_STEPS_INVALID`).
+   * or when `steps` exceeds the applied migrations (`MIGRATION_STEPS_INVALID`),
+   * or when `to` names no known version (`MIGRATION_VERSION_NOT_FOUND`).
    * The baseline marker is never reverted.
    */
   async down(options: DownOptions = {}): Promise<MigrationResultSet> {
@@ -315,6 +330,10 @@ export class Migrator {
         let targets: (HistoryEntry & { version: string })[];
         if (options.to !== undefined) {
           const to = options.to;
+          // `0` (any number of zeros) means "before the first migration".
+          if (to !== null && !/^0+$/.test(to)) {
+            this.assertKnownVersion(to, migrations, session.history, layout);
+          }
           targets = to === null ? applied : applied.filter((r) => cmp(r.version, to) > 0);
         } else {
           const steps = options.steps ?? 1;
@@ -558,6 +577,33 @@ export class Migrator {
     });
   }
 
+  /**
+   * @throws CutoverError `MIGRATION_VERSION_NOT_FOUND` (not_found) when no
+   *   migration file and no history entry has version `to`.
+   */
+  private assertKnownVersion(
+    to: string,
+    migrations: readonly Migration[],
+    history: readonly HistoryEntry[],
+    layout: MigrationLayout,
+  ): void {
+    const key = versionKey(to, layout);
+    const known =
+      migrations.some((m) => m.version !== undefined && versionKey(m.version, layout) === key) ||
+      history.some((r) => r.version !== null && versionKey(r.version, layout) === key);
+    if (!known) {
+      throw new CutoverError(
+        'MIGRATION_VERSION_NOT_FOUND',
+        'not_found',
+        `No migration has version "${to}".`,
+        {
+          location: this.dir === undefined ? '' : this.display(this.dir),
+          hint: 'Run "cutover migrate status" to list the versions (`--to 0` reverts every migration).',
+        },
+      );
+    }
+  }
+
   /** Pending versioned migrations up to `to`, then changed repeatables. */
   private planUp(
     migrations: readonly Migration[],
@@ -567,23 +613,7 @@ export class Migrator {
   ): { migration: Migration; history: HistoryChange }[] {
     const layout = this.layout(migrations) ?? 'native';
     const cmp = (a: string, b: string): number => compareVersions(a, b, layout);
-    if (to !== undefined) {
-      const key = versionKey(to, layout);
-      const known =
-        migrations.some((m) => m.version !== undefined && versionKey(m.version, layout) === key) ||
-        history.some((r) => r.version !== null && versionKey(r.version, layout) === key);
-      if (!known) {
-        throw new CutoverError(
-          'MIGRATION_VERSION_NOT_FOUND',
-          'not_found',
-          `No migration has version "${to}".`,
-          {
-            location: this.dir === undefined ? '' : this.display(this.dir),
-            hint: 'Run "cutover migrate status" to list the versions.',
-          },
-        );
-      }
-    }
+    if (to !== undefined) this.assertKnownVersion(to, migrations, history, layout);
     const pendingVersions = new Set(
       report.migrations
         .filter((e) => e.state === 'pending' && e.kind === 'versioned' && e.version !== undefined)
@@ -682,7 +712,11 @@ export class Migrator {
         monitor: () => Promise.resolve(session.pool),
         checkoutClient: () => this.checkout(session.pool),
       });
-      for (let i = 0; i < steps.length; i++) {
+      const sizer = new BatchSizer();
+      const batching = connection.batching && this.options.batch !== false;
+      /** Steps up to this index run one by one (a batch of them was refused as a whole). */
+      let singlyThrough = -1;
+      for (let i = 0; i < steps.length;) {
         const step = steps[i] as PreparedStep & { checkpoint?: CheckpointEntry };
         if (signal?.aborted === true) {
           await executor.flushWal().catch(() => undefined);
@@ -712,15 +746,45 @@ export class Migrator {
             ),
           };
         }
-        const result = await executor.run(step, step.checkpoint, {
+        let after: BatchStop | undefined;
+        const count =
+          batching && executor.canBatch && i > singlyThrough
+            ? batchLength(steps, i, sizer.next())
+            : 0;
+        if (count >= 2) {
+          const base = i;
+          const batch = steps.slice(base, base + count);
+          const started = this.now();
+          after = await executor.runBatch(
+            batch,
+            batch.map((_, k) => base + k < steps.length - 1),
+            (k, result) => {
+              results[base + k] = result;
+              this.emit({ type: 'migration-end', result });
+            },
+          );
+          const done = after?.index ?? count;
+          sizer.record(done, this.now() - started);
+          i = base + done;
+          if (after === undefined) continue;
+          if (after.ranNothing) {
+            singlyThrough = base + count - 1;
+            after = undefined;
+          }
+        }
+        const current = steps[i] as PreparedStep & { checkpoint?: CheckpointEntry };
+        const result = await executor.run(current, current.checkpoint, {
           deferFlush: i < steps.length - 1,
+          ...(after === undefined ? {} : { after }),
         });
+        if (batching && isBatchable(current)) sizer.record(1, result.durationMs);
         results[i] = result;
         this.emit({ type: 'migration-end', result });
         if (result.status === 'failed') {
           await executor.flushWal().catch(() => undefined);
           return { results, ...(result.error === undefined ? {} : { error: result.error }) };
         }
+        i++;
       }
       return { results };
     } finally {
@@ -728,10 +792,18 @@ export class Migrator {
     }
   }
 
-  /** Opens the connection SQL migrations run on: pipelined, so a migration is one round trip. */
-  private async openExecutionConnection(
-    pool: pg.Pool,
-  ): Promise<{ client: pg.Client; pid: number; pipelined: boolean; close(): Promise<void> }> {
+  /**
+   * Opens the connection SQL migrations run on: pipelined, so a migration is
+   * one round trip; batches allowed on PostgreSQL ≥ 13 with
+   * `standard_conforming_strings` on (see `ExecutionConnection.batching`).
+   */
+  private async openExecutionConnection(pool: pg.Pool): Promise<{
+    client: pg.Client;
+    pid: number;
+    pipelined: boolean;
+    batching: boolean;
+    close(): Promise<void>;
+  }> {
     const client = new pg.Client({
       ...pool.options,
       application_name: this.options.applicationName ?? 'cutover migrate',
@@ -740,11 +812,16 @@ export class Migrator {
     client.on('error', () => undefined);
     try {
       await client.connect();
-      const { rows } = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
+      const { rows } = await client.query<{ pid: number; version: number; scs: string }>(
+        `select pg_backend_pid() as pid, current_setting('server_version_num')::int as version,
+                current_setting('standard_conforming_strings') as scs`,
+      );
+      const row = rows[0];
       return {
         client,
-        pid: rows[0]?.pid ?? 0,
+        pid: row?.pid ?? 0,
         pipelined: client.pipeline,
+        batching: row !== undefined && row.version >= 130000 && row.scs === 'on',
         close: () => client.end().catch(() => undefined),
       };
     } catch (error) {
