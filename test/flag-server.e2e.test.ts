@@ -3,8 +3,8 @@ import { InMemStorageProvider, Unleash, UnleashEvents } from 'unleash-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientFeaturesResponse, Flag } from '../src/flags/model.js';
 import { startServer, type RunningServer } from '../src/server/start-server.js';
-import { createTokenStore } from '../src/server/token-store.js';
 import { ensureControlSchema } from '../src/store/index.js';
+import { createTestToken } from './helpers/flag-server.js';
 import { createTestDatabase, type TestDatabase } from './helpers/test-database.js';
 
 function rollout(key: string, percent: number, extra: Partial<Flag> = {}): Flag {
@@ -66,14 +66,8 @@ describe('cutover serve on a real port', () => {
   beforeAll(async () => {
     db = await createTestDatabase('e2e');
     await ensureControlSchema(db.pool);
-    const tokens = createTokenStore(db.pool);
-    admin = (await tokens.create({ name: 'admin', type: 'admin' }, { actor: 'test' })).token;
-    client = (
-      await tokens.create(
-        { name: 'app', type: 'client', environment: 'production' },
-        { actor: 'test' },
-      )
-    ).token;
+    admin = await createTestToken(db.pool, 'admin');
+    client = await createTestToken(db.pool, 'app', 'production');
     a = await startServer({ databaseUrl: db.url, port: 0 });
     b = await startServer({ databaseUrl: db.url, port: 0 });
   });

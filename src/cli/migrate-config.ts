@@ -105,7 +105,9 @@ export async function loadMigrateConfig(options: {
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {
     const first = doc.errors[0];
-    const pos = first?.linePos?.[0];
+    // linePos is only filled in with prettyErrors; compute it from the offset.
+    const pos =
+      first?.linePos?.[0] ?? (first === undefined ? undefined : lineCounter.linePos(first.pos[0]));
     throw new CutoverError(
       'CONFIG_INVALID',
       'config',

@@ -2,7 +2,7 @@ import { access } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import { CutoverError } from '../errors/index.js';
+import { CutoverError, describeError } from '../errors/index.js';
 import type { BackfillModule } from './backfill.js';
 
 const fn = z.custom<(...args: never[]) => unknown>((value) => typeof value === 'function', {
@@ -92,7 +92,7 @@ export async function loadBackfillModule(file: string): Promise<BackfillModule> 
     throw new CutoverError(
       'BACKFILL_MODULE_LOAD_FAILED',
       'config',
-      `Loading backfill module ${path} failed: ${error instanceof Error ? error.message : String(error)}.`,
+      `Loading backfill module ${path} failed: ${describeError(error).replace(/\.$/, '')}.`,
       {
         location: path,
         hint: 'Fix the error in the module (run it with `npx tsx` to see it).',

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { z } from 'zod';
-import { CutoverError } from '../errors/index.js';
+import { CutoverError, describeError } from '../errors/index.js';
 import { isDatabaseError } from '../db/index.js';
 import type { Clock, StepCheckpoint } from '../steps/step-kind.js';
 import { createBatchSizer } from './batch-sizer.js';
@@ -712,7 +712,7 @@ function batchError(
       },
     );
   }
-  const message = error instanceof Error ? error.message : String(error);
+  const message = describeError(error);
   return new CutoverError(
     'BACKFILL_FAILED',
     'failed',

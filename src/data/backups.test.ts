@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,6 +66,31 @@ describe('backups', () => {
     // cutover's own schema is not rewound: the audit log keeps the later event.
     const { rows: events } = await db.pool.query('select type from cutover.events order by id');
     expect(events.map((e: { type: string }) => e.type)).toEqual(['run.started', 'run.finished']);
+  });
+
+  it('a retry after a crash removes the partial dump (and orphan sidecar) the crashed attempt left', async () => {
+    const own = await mkdtemp(join(tmpdir(), 'cutover-backups-crash-'));
+    try {
+      const crashed = join(own, `20240101T000000Z-${db.name}-run-2-prepare.1.dump`);
+      await writeFile(`${crashed}.partial`, 'half a dump');
+      await writeFile(`${crashed}.json`, '{}'); // written just before a rename that never happened
+      const other = join(own, `20240101T000000Z-${db.name}-run-3-prepare.1.dump.partial`);
+      await writeFile(other, 'another run in flight');
+      const backup = await createBackup({
+        databaseUrl: db.url,
+        dir: own,
+        runId: 'run-2',
+        stepId: 'prepare.1',
+      });
+      expect((await readdir(own)).sort()).toEqual(
+        [backup.name, `${backup.name}.json`, other.slice(own.length + 1)].sort(),
+      );
+      expect((await listBackups({ dir: own })).map((b) => [b.name, b.runId])).toEqual([
+        [backup.name, 'run-2'],
+      ]);
+    } finally {
+      await rm(own, { recursive: true, force: true });
+    }
   });
 
   it('says clearly when pg_dump is missing from every searched directory', async () => {

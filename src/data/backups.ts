@@ -172,7 +172,9 @@ function sanitize(value: string): string {
  * `<name>.json` records database, versions, size, entries, run and step.
  *
  * Idempotent per `(runId, stepId)`: when a backup of that run and step exists
- * in `dir`, it is returned without dumping again (resume).
+ * in `dir`, it is returned without dumping again (resume). A dump of that run
+ * and step cut short by a crash leaves a `.partial` file; the next attempt
+ * removes it (and a sidecar without its dump) before dumping again.
  *
  * @throws CutoverError `PG_DUMP_NOT_FOUND` / `PG_DUMP_TOO_OLD` (unavailable),
  *   `DATABASE_UNREACHABLE` (unavailable), `BACKUP_FAILED` (failed),
@@ -207,6 +209,11 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
   const parts = [timestamp(started), sanitize(facts.database)];
   if (options.runId !== undefined) parts.push(sanitize(options.runId.slice(0, 8)));
   if (options.stepId !== undefined) parts.push(sanitize(options.stepId));
+  if (options.runId !== undefined && options.stepId !== undefined) {
+    // A dump of this run and step cut short by a crash (the process was killed
+    // before it could clean up): its partial file and any sidecar without a dump.
+    await removeLeftovers(dir, `-${parts.slice(2).join('-')}.dump`);
+  }
   const name = `${parts.join('-')}.dump`;
   const file = join(dir, name);
   const partial = `${file}.partial`;
@@ -238,13 +245,12 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
         : error;
     }
     const entries = tocEntries(list).length;
-    await rename(partial, file);
     const info: BackupInfo = {
       name,
       file,
       database: facts.database,
       createdAt: new Date(started).toISOString(),
-      bytes: (await stat(file)).size,
+      bytes: (await stat(partial)).size,
       entries,
       serverVersion: facts.serverVersion,
       pgDumpVersion: tools.version.text,
@@ -252,10 +258,26 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
       ...(options.stepId === undefined ? {} : { stepId: options.stepId }),
       durationMs: clock.now() - started,
     };
+    // The sidecar first: a listed dump always has it (its run and step find it on resume).
     await writeFile(`${file}.json`, JSON.stringify(info, null, 2) + '\n');
+    await rename(partial, file);
     return info;
   } finally {
     await rm(partial, { force: true });
+  }
+}
+
+/**
+ * Removes what interrupted dumps named `…<suffix>` left in `dir`: their
+ * `.partial` files, and sidecars (`.json`) whose dump does not exist.
+ */
+async function removeLeftovers(dir: string, suffix: string): Promise<void> {
+  const names = await readdir(dir);
+  for (const name of names) {
+    const stale =
+      name.endsWith(`${suffix}.partial`) ||
+      (name.endsWith(`${suffix}.json`) && !names.includes(name.slice(0, -'.json'.length)));
+    if (stale) await rm(join(dir, name), { force: true });
   }
 }
 

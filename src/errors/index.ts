@@ -1,2 +1,3 @@
 export { CutoverError, isCutoverError } from './cutover-error.js';
 export type { ErrorCategory, CutoverErrorOptions } from './cutover-error.js';
+export { describeError } from './describe-error.js';

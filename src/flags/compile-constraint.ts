@@ -1,6 +1,7 @@
 import { RE2JS } from 're2js';
 import SemVer from 'semver/classes/semver.js';
 import type { Address6 } from 'ip-address';
+import { isRecord } from './compile-context.js';
 import { ContextField, fieldValue, type StaticContext } from './context-value.js';
 import {
   addressMatches,
@@ -126,10 +127,6 @@ function constant(result: boolean): CompiledConstraint {
   const k = new CompiledConstraint();
   k.constant = result;
   return k;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

@@ -258,6 +258,22 @@ export interface FlagPatch {
 }
 
 /**
+ * The fields of `patch` that are set, as a plain object (`users` copied): the
+ * body of `PATCH /api/admin/flags/<key>` and the audit details of a patch.
+ */
+export function patchFields(patch: FlagPatch): {
+  rollout?: number;
+  enabled?: boolean;
+  users?: string[];
+} {
+  return {
+    ...(patch.rollout === undefined ? {} : { rollout: patch.rollout }),
+    ...(patch.enabled === undefined ? {} : { enabled: patch.enabled }),
+    ...(patch.users === undefined ? {} : { users: [...patch.users] }),
+  };
+}
+
+/**
  * Applies `rollout`, then `users`, then `enabled` (each when given) to `flag`
  * in `env` (or every environment it defines). Pure.
  *

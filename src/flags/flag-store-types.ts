@@ -101,6 +101,20 @@ export interface FlagVersion {
   createdAt: Date;
 }
 
+/** An audit-log entry (`cutover.flag_events`). */
+export interface FlagEvent {
+  id: number;
+  at: Date;
+  actor: string;
+  /** A {@link FlagAction}, or `token-create` / `token-revoke`. */
+  action: string;
+  flagKey: string | null;
+  environment: string | null;
+  version: number | null;
+  reason: string | null;
+  details: Record<string, unknown> | null;
+}
+
 /** The result of a segment change. */
 export interface SegmentChange {
   id: number;

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sampleFlag } from '../../test/helpers/flag-fixtures.js';
 import { createTestDatabase, type TestDatabase } from '../../test/helpers/test-database.js';
 import { isCutoverError } from '../errors/index.js';
 import { ensureControlSchema } from '../store/index.js';
@@ -9,34 +10,8 @@ import {
   type FlagNotification,
   type FlagStore,
 } from './flag-store.js';
-import type { Flag } from './model.js';
 
 const actor = { actor: 'alice', reason: 'test' };
-
-function flag(key: string, extra: Partial<Flag> = {}): Flag {
-  return {
-    key,
-    description: `flag ${key}`,
-    tags: { category: 'migration' },
-    environments: {
-      production: {
-        enabled: true,
-        strategies: [
-          {
-            name: 'flexibleRollout',
-            parameters: { rollout: '10', stickiness: 'default', groupId: key },
-            constraints: [],
-          },
-        ],
-      },
-      staging: {
-        enabled: true,
-        strategies: [{ name: 'default', parameters: {}, constraints: [] }],
-      },
-    },
-    ...extra,
-  };
-}
 
 async function rejection(
   promise: Promise<unknown>,
@@ -62,7 +37,7 @@ describe('FlagStore', () => {
   });
 
   it('creates a flag as version 1 and records who, when and why', async () => {
-    const change = await store.create(flag('create-me'), actor);
+    const change = await store.create(sampleFlag('create-me'), actor);
     expect(change).toMatchObject({
       key: 'create-me',
       version: 1,
@@ -78,12 +53,12 @@ describe('FlagStore', () => {
       reason: 'test',
     });
     expect(history[0]?.createdAt).toBeInstanceOf(Date);
-    expect((await store.get('create-me')).flag).toEqual(flag('create-me'));
+    expect((await store.get('create-me')).flag).toEqual(sampleFlag('create-me'));
   });
 
   it('refuses to create a flag that exists (FLAG_EXISTS)', async () => {
-    await store.create(flag('twice'), actor);
-    expect(await rejection(store.create(flag('twice'), actor))).toMatchObject({
+    await store.create(sampleFlag('twice'), actor);
+    expect(await rejection(store.create(sampleFlag('twice'), actor))).toMatchObject({
       code: 'FLAG_EXISTS',
       category: 'refused',
     });
@@ -101,7 +76,7 @@ describe('FlagStore', () => {
   it('reports an unknown flag as FLAG_NOT_FOUND for every change', async () => {
     for (const attempt of [
       () => store.get('nope'),
-      () => store.update('nope', flag('nope'), actor),
+      () => store.update('nope', sampleFlag('nope'), actor),
       () => store.delete('nope', actor),
       () => store.setRollout('nope', 5, actor),
       () => store.enable('nope', actor),
@@ -116,7 +91,7 @@ describe('FlagStore', () => {
   });
 
   it('sets the rollout of the flexibleRollout strategy in one environment, and re-applying is a no-op', async () => {
-    await store.create(flag('rollout'), actor);
+    await store.create(sampleFlag('rollout'), actor);
     const change = await store.setRollout('rollout', 20, { ...actor, env: 'production' });
     expect(change).toMatchObject({
       version: 2,
@@ -126,14 +101,14 @@ describe('FlagStore', () => {
     });
     const strategies = change.flag?.environments.production?.strategies;
     expect(strategies?.[0]?.parameters?.rollout).toBe('20');
-    expect(change.flag?.environments.staging).toEqual(flag('rollout').environments.staging);
+    expect(change.flag?.environments.staging).toEqual(sampleFlag('rollout').environments.staging);
     const again = await store.setRollout('rollout', 20, { ...actor, env: 'production' });
     expect(again).toMatchObject({ version: 2, changed: false });
     expect(await store.history('rollout')).toHaveLength(2);
   });
 
   it('adds a flexibleRollout (dropping the catch-all default strategy) when the environment has none', async () => {
-    await store.create(flag('add-rollout'), actor);
+    await store.create(sampleFlag('add-rollout'), actor);
     const change = await store.setRollout('add-rollout', 5, { ...actor, env: 'staging' });
     expect(change.flag?.environments.staging?.strategies).toEqual([
       {
@@ -145,7 +120,7 @@ describe('FlagStore', () => {
   });
 
   it('rejects a rollout outside 0..100 (FLAG_ROLLOUT_INVALID)', async () => {
-    await store.create(flag('bad-rollout'), actor);
+    await store.create(sampleFlag('bad-rollout'), actor);
     for (const value of [-1, 101, 2.5]) {
       expect((await rejection(store.setRollout('bad-rollout', value, actor))).code).toBe(
         'FLAG_ROLLOUT_INVALID',
@@ -154,7 +129,7 @@ describe('FlagStore', () => {
   });
 
   it('restores a previous version exactly, and version 0 deletes the flag', async () => {
-    const created = await store.create(flag('restore'), actor);
+    const created = await store.create(sampleFlag('restore'), actor);
     const v1 = (await store.get('restore')).flag;
     const rollout = await store.setRollout('restore', 50, { ...actor, env: 'production' });
     await store.disable('restore', actor);
@@ -174,9 +149,9 @@ describe('FlagStore', () => {
   });
 
   it('keeps counting versions after a delete and keeps the history', async () => {
-    await store.create(flag('recreate'), actor);
+    await store.create(sampleFlag('recreate'), actor);
     await store.delete('recreate', actor);
-    const again = await store.create(flag('recreate'), actor);
+    const again = await store.create(sampleFlag('recreate'), actor);
     expect(again).toMatchObject({ version: 3, previousVersion: 0 });
     expect((await store.history('recreate')).map((v) => v.action)).toEqual([
       'create',
@@ -186,7 +161,7 @@ describe('FlagStore', () => {
   });
 
   it('enables and disables (kill switch) one environment or all of them', async () => {
-    await store.create(flag('kill'), actor);
+    await store.create(sampleFlag('kill'), actor);
     const off = await store.disable('kill', { ...actor, env: 'production' });
     expect(off.flag?.environments.production?.enabled).toBe(false);
     expect(off.flag?.environments.staging?.enabled).toBe(true);
@@ -200,9 +175,9 @@ describe('FlagStore', () => {
   });
 
   it('disables every flag with a tag in one call and leaves the others', async () => {
-    await store.create(flag('tag-a', { tags: { category: 'cleanup' } }), actor);
-    await store.create(flag('tag-b', { tags: { category: 'cleanup' } }), actor);
-    await store.create(flag('tag-c', { tags: { category: 'ui' } }), actor);
+    await store.create(sampleFlag('tag-a', { tags: { category: 'cleanup' } }), actor);
+    await store.create(sampleFlag('tag-b', { tags: { category: 'cleanup' } }), actor);
+    await store.create(sampleFlag('tag-c', { tags: { category: 'ui' } }), actor);
     const changes = await store.disableByTag({ name: 'category', value: 'cleanup' }, actor);
     expect(changes.map((c) => [c.key, c.changed])).toEqual([
       ['tag-a', true],
@@ -219,7 +194,7 @@ describe('FlagStore', () => {
   });
 
   it('bumps the revision of only the environments whose payload changed', async () => {
-    await store.create(flag('env-rev'), actor);
+    await store.create(sampleFlag('env-rev'), actor);
     const before = await store.snapshot();
     await store.setRollout('env-rev', 30, { ...actor, env: 'production' });
     const after = await store.snapshot();
@@ -230,7 +205,7 @@ describe('FlagStore', () => {
   });
 
   it('serialises concurrent changes: every one gets its own version', async () => {
-    await store.create(flag('race'), actor);
+    await store.create(sampleFlag('race'), actor);
     const changes = await Promise.all(
       Array.from({ length: 8 }, (_, i) =>
         store.setRollout('race', i + 1, { ...actor, env: 'production' }),
@@ -245,8 +220,8 @@ describe('FlagStore', () => {
       onNotification: (n) => received.push(n),
     });
     try {
-      await store.create(flag('notify'), actor);
-      await rejection(store.create(flag('notify'), actor));
+      await store.create(sampleFlag('notify'), actor);
+      await rejection(store.create(sampleFlag('notify'), actor));
       await store.setRollout('notify', 70, { ...actor, env: 'production' });
       await expect.poll(() => received.length).toBe(2);
       const last = received[1];
@@ -284,7 +259,7 @@ describe('FlagStore', () => {
       expect(await target.find('x')).toBeUndefined();
 
       const replaced = await target.import(
-        { flags: [flag('only-one')] },
+        { flags: [sampleFlag('only-one')] },
         { ...actor, mode: 'replace' },
       );
       expect(replaced.filter((c) => c.action === 'delete')).toHaveLength(exported.flags.length);
@@ -303,11 +278,11 @@ describe('FlagStore', () => {
     const put = await store.putSegment(segment, actor);
     expect(put).toMatchObject({ id: 7, changed: true });
     expect(await store.putSegment(segment, actor)).toMatchObject({ changed: false });
-    const withSegment = flag('segmented');
+    const withSegment = sampleFlag('segmented');
     const strategy = withSegment.environments.production?.strategies[0];
     if (strategy !== undefined) strategy.segments = [7];
     await store.create(withSegment, actor);
-    const dangling = flag('dangling');
+    const dangling = sampleFlag('dangling');
     const other = dangling.environments.production?.strategies[0];
     if (other !== undefined) other.segments = [99];
     expect((await rejection(store.create(dangling, actor))).code).toBe('FLAG_INVALID');
@@ -324,7 +299,7 @@ describe('FlagStore', () => {
   });
 
   it('patches rollout, users and enabled as one version that restoreVersion undoes exactly', async () => {
-    await store.create(flag('patched'), actor);
+    await store.create(sampleFlag('patched'), actor);
     const before = (await store.get('patched')).flag;
     const change = await store.patch(
       'patched',
@@ -363,7 +338,7 @@ describe('FlagStore', () => {
   });
 
   it('applies a change with an operationId once and returns the recorded versions when it is repeated', async () => {
-    await store.create(flag('idempotent'), actor);
+    await store.create(sampleFlag('idempotent'), actor);
     const meta = { ...actor, env: 'production', operationId: 'run:1:rollout.0' };
     const first = await store.setRollout('idempotent', 40, meta);
     expect(first).toMatchObject({ changed: true, version: 2, previousVersion: 1 });
@@ -383,7 +358,7 @@ describe('FlagStore', () => {
   });
 
   it('keeps the version history and the audit log append-only', async () => {
-    await store.create(flag('immutable'), actor);
+    await store.create(sampleFlag('immutable'), actor);
     for (const sql of [
       `update cutover.flag_versions set actor = 'mallory' where key = 'immutable'`,
       `delete from cutover.flag_events where flag_key = 'immutable'`,
@@ -394,7 +369,7 @@ describe('FlagStore', () => {
   });
 
   it('writes every change to the audit log with its actor', async () => {
-    await store.create(flag('audited'), { actor: 'token-ci', reason: 'why not' });
+    await store.create(sampleFlag('audited'), { actor: 'token-ci', reason: 'why not' });
     const events = await store.events({ key: 'audited' });
     expect(events[0]).toMatchObject({
       actor: 'token-ci',

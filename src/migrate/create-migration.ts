@@ -30,7 +30,8 @@ export interface CreateMigrationOptions {
  * (a `YYYYMMDDHHMMSS` timestamp) or the layout is `prisma`, a UTC timestamp
  * from the clock (bumped past the newest version if needed); otherwise the
  * newest version + 1, zero-padded to the same width (default width 4, 6 for
- * golang-migrate); Flyway: the next major version. Never overwrites a file.
+ * golang-migrate; the first version is 1, e.g. `0001`, so that `down --to 0`
+ * reverts everything); Flyway: the next major version. Never overwrites a file.
  *
  * @throws CutoverError `MIGRATION_NAME_INVALID` (usage), `MIGRATION_FILE_EXISTS` (config).
  */
@@ -123,7 +124,8 @@ function nextVersion(versions: readonly string[], layout: MigrationLayout, now: 
     return String(max + 1n);
   }
   const integers = versions.filter((v) => /^\d+$/.test(v));
-  let max = -1n;
+  // The first migration is 0001, never 0000 (`down --to 0` reverts everything).
+  let max = 0n;
   let width = layout === 'golang-migrate' ? 6 : 4;
   for (const v of integers) {
     const n = BigInt(v);

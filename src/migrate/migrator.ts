@@ -111,7 +111,9 @@ export interface UpOptions {
 export interface DownOptions {
   /**
    * Revert every applied versioned migration newer than this version (the
-   * version itself stays applied); `null` reverts all of them.
+   * version itself stays applied); `null` or `"0"` reverts all of them. Any
+   * other version must be one of a file or of the history, else the result
+   * has error `MIGRATION_VERSION_NOT_FOUND` (not_found) and nothing is reverted.
    */
   to?: string | null;
   /** Revert the newest `steps` applied versioned migrations. */
@@ -289,7 +291,8 @@ export class Migrator {
    *
    * Refused BEFORE anything runs when any migration to revert has no down
    * script (`MIGRATION_DOWN_MISSING`) or no file (`MIGRATION_FILE_MISSING`),
-   * or when `steps` exceeds the applied migrations (`MIGRATION_STEPS_INVALID`).
+   * or when `steps` exceeds the applied migrations (`MIGRATION_STEPS_INVALID`),
+   * or when `to` names no known version (`MIGRATION_VERSION_NOT_FOUND`).
    * The baseline marker is never reverted.
    */
   async down(options: DownOptions = {}): Promise<MigrationResultSet> {
@@ -327,6 +330,10 @@ export class Migrator {
         let targets: (HistoryEntry & { version: string })[];
         if (options.to !== undefined) {
           const to = options.to;
+          // `0` (any number of zeros) means "before the first migration".
+          if (to !== null && !/^0+$/.test(to)) {
+            this.assertKnownVersion(to, migrations, session.history, layout);
+          }
           targets = to === null ? applied : applied.filter((r) => cmp(r.version, to) > 0);
         } else {
           const steps = options.steps ?? 1;
@@ -570,6 +577,33 @@ export class Migrator {
     });
   }
 
+  /**
+   * @throws CutoverError `MIGRATION_VERSION_NOT_FOUND` (not_found) when no
+   *   migration file and no history entry has version `to`.
+   */
+  private assertKnownVersion(
+    to: string,
+    migrations: readonly Migration[],
+    history: readonly HistoryEntry[],
+    layout: MigrationLayout,
+  ): void {
+    const key = versionKey(to, layout);
+    const known =
+      migrations.some((m) => m.version !== undefined && versionKey(m.version, layout) === key) ||
+      history.some((r) => r.version !== null && versionKey(r.version, layout) === key);
+    if (!known) {
+      throw new CutoverError(
+        'MIGRATION_VERSION_NOT_FOUND',
+        'not_found',
+        `No migration has version "${to}".`,
+        {
+          location: this.dir === undefined ? '' : this.display(this.dir),
+          hint: 'Run "cutover migrate status" to list the versions (`--to 0` reverts every migration).',
+        },
+      );
+    }
+  }
+
   /** Pending versioned migrations up to `to`, then changed repeatables. */
   private planUp(
     migrations: readonly Migration[],
@@ -579,23 +613,7 @@ export class Migrator {
   ): { migration: Migration; history: HistoryChange }[] {
     const layout = this.layout(migrations) ?? 'native';
     const cmp = (a: string, b: string): number => compareVersions(a, b, layout);
-    if (to !== undefined) {
-      const key = versionKey(to, layout);
-      const known =
-        migrations.some((m) => m.version !== undefined && versionKey(m.version, layout) === key) ||
-        history.some((r) => r.version !== null && versionKey(r.version, layout) === key);
-      if (!known) {
-        throw new CutoverError(
-          'MIGRATION_VERSION_NOT_FOUND',
-          'not_found',
-          `No migration has version "${to}".`,
-          {
-            location: this.dir === undefined ? '' : this.display(this.dir),
-            hint: 'Run "cutover migrate status" to list the versions.',
-          },
-        );
-      }
-    }
+    if (to !== undefined) this.assertKnownVersion(to, migrations, history, layout);
     const pendingVersions = new Set(
       report.migrations
         .filter((e) => e.state === 'pending' && e.kind === 'versioned' && e.version !== undefined)

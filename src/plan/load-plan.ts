@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, isAbsolute, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { CutoverError } from '../errors/index.js';
+import { CutoverError, describeError } from '../errors/index.js';
 import type { StepKindRegistry } from '../steps/step-kind-registry.js';
 import { parsePlanSource, parsePlanValue } from './parse-plan.js';
 import type { Plan } from './plan-types.js';
@@ -73,7 +73,7 @@ async function importPlanModule(path: string, shown: string): Promise<unknown> {
     throw new CutoverError(
       'PLAN_MODULE_FAILED',
       'config',
-      `Cannot load plan module ${shown}: ${error instanceof Error ? error.message : String(error)}.`,
+      `Cannot load plan module ${shown}: ${describeError(error).replace(/\.$/, '')}.`,
       { location: shown, hint: 'Fix the module so it imports without errors.', cause: error },
     );
   }

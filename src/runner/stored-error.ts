@@ -1,4 +1,4 @@
-import { isCutoverError } from '../errors/index.js';
+import { describeError, isCutoverError } from '../errors/index.js';
 import type { StoredError } from '../store/run-records.js';
 import { isDatabaseError } from '../db/index.js';
 
@@ -19,6 +19,6 @@ export function toStoredError(error: unknown): StoredError {
   return {
     code: 'INTERNAL',
     category: 'failed',
-    message: error instanceof Error ? error.message : String(error),
+    message: describeError(error),
   };
 }

@@ -1,6 +1,6 @@
-import { createServer } from 'node:net';
 import { ErrorCode, OpenFeature, ProviderEvents, ProviderStatus } from '@openfeature/server-sdk';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../test/helpers/free-port.js';
 import type { ClientFeaturesResponse, FeatureDefinition } from '../flags/model.js';
 import { CutoverProvider, toFlagContext } from './cutover-provider.js';
 import { createFlagClient } from './flag-client.js';
@@ -114,14 +114,7 @@ describe('OpenFeature provider (bootstrap, no server)', () => {
   });
 
   it('reports PROVIDER_NOT_READY and an ERROR status when no copy arrives', async () => {
-    const port = await new Promise<number>((resolve) => {
-      const srv = createServer().listen(0, '127.0.0.1', () => {
-        const address = srv.address();
-        srv.close(() =>
-          resolve(typeof address === 'object' && address !== null ? address.port : 0),
-        );
-      });
-    });
+    const port = await freePort();
     const provider = new CutoverProvider({
       url: `http://127.0.0.1:${port}`,
       env: false,

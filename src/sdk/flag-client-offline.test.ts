@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../test/helpers/free-port.js';
 import type { ClientFeaturesResponse } from '../flags/model.js';
 import { createFlagClient } from './flag-client.js';
 import type { FlagClientEvents } from './flag-client.js';
@@ -35,19 +35,6 @@ const FLAGS: ClientFeaturesResponse = {
 
 const dir = mkdtempSync(join(tmpdir(), 'cutover-sdk-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** A localhost port nothing listens on. */
-async function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 describe('flag client without a server', () => {
   it('evaluates a bootstrap object offline, at once and after ready()', async () => {
@@ -155,7 +142,7 @@ describe('flag client without a server', () => {
 
   it('marks evaluations STALE once the bootstrap is older than staleAfterMs and the server stays unreachable', async () => {
     let now = 1_000_000;
-    const port = await closedPort();
+    const port = await freePort();
     const client = createFlagClient({
       url: `http://127.0.0.1:${port}`,
       bootstrap: FLAGS,
@@ -186,7 +173,7 @@ describe('flag client without a server', () => {
   });
 
   it('answers PROVIDER_NOT_READY before any copy and rejects ready() after its timeout', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const client = createFlagClient({
       url: `http://127.0.0.1:${port}`,
       env: false,

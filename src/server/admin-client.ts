@@ -1,5 +1,5 @@
 import { CutoverError, type ErrorCategory } from '../errors/index.js';
-import type { TagFilter } from '../flags/flag-mutations.js';
+import { patchFields, type TagFilter } from '../flags/flag-mutations.js';
 import type {
   ChangeMeta,
   EnvironmentChangeMeta,
@@ -127,9 +127,7 @@ export function createFlagAdminClient(options: FlagAdminClientOptions): FlagAdmi
       }),
     patch: (key, patch, meta: EnvironmentChangeMeta) =>
       call<FlagChange>('PATCH', `/api/admin/flags/${enc(key)}`, {
-        ...(patch.rollout === undefined ? {} : { rollout: patch.rollout }),
-        ...(patch.enabled === undefined ? {} : { enabled: patch.enabled }),
-        ...(patch.users === undefined ? {} : { users: [...patch.users] }),
+        ...patchFields(patch),
         ...envAndReason(meta),
       }),
     enable: (key, meta) =>

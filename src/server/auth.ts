@@ -58,7 +58,7 @@ export async function authenticate(
     throw new CutoverError(
       'TOKEN_FORBIDDEN',
       'forbidden',
-      `A ${token.type} token (${token.name}) cannot use the ${required} API.`,
+      `${token.type === 'admin' ? 'An' : 'A'} ${token.type} token (${token.name}) cannot use the ${required} API.`,
       {
         hint:
           required === 'admin'

@@ -1,35 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sampleFlag } from '../../test/helpers/flag-fixtures.js';
+import { createTestToken } from '../../test/helpers/flag-server.js';
 import { createTestDatabase, type TestDatabase } from '../../test/helpers/test-database.js';
 import type { ClientFeaturesResponse, Flag } from '../flags/model.js';
 import { createFlagStore, environmentRevision } from '../flags/flag-store.js';
 import { ensureControlSchema } from '../store/index.js';
 import { buildServer } from './build-server.js';
 import { createTokenStore } from './token-store.js';
-
-function flag(key: string, tags: Record<string, string> = { category: 'migration' }): Flag {
-  return {
-    key,
-    description: `flag ${key}`,
-    tags,
-    environments: {
-      production: {
-        enabled: true,
-        strategies: [
-          {
-            name: 'flexibleRollout',
-            parameters: { rollout: '10', stickiness: 'default', groupId: key },
-            constraints: [],
-          },
-        ],
-      },
-      staging: {
-        enabled: true,
-        strategies: [{ name: 'default', parameters: {}, constraints: [] }],
-      },
-    },
-  };
-}
 
 interface ErrorResponse {
   error: { code: string; message: string; details: Record<string, unknown> };
@@ -45,20 +23,9 @@ describe('cutover serve (in-process)', () => {
   beforeAll(async () => {
     db = await createTestDatabase('serve');
     await ensureControlSchema(db.pool);
-    const tokens = createTokenStore(db.pool);
-    admin = (await tokens.create({ name: 'ops-admin', type: 'admin' }, { actor: 'test' })).token;
-    production = (
-      await tokens.create(
-        { name: 'web-prod', type: 'client', environment: 'production' },
-        { actor: 'test' },
-      )
-    ).token;
-    staging = (
-      await tokens.create(
-        { name: 'web-staging', type: 'client', environment: 'staging' },
-        { actor: 'test' },
-      )
-    ).token;
+    admin = await createTestToken(db.pool, 'ops-admin');
+    production = await createTestToken(db.pool, 'web-prod', 'production');
+    staging = await createTestToken(db.pool, 'web-staging', 'staging');
     app = await buildServer({ databaseUrl: db.url });
   });
   afterAll(async () => {
@@ -79,7 +46,7 @@ describe('cutover serve (in-process)', () => {
     });
 
   it('creates a flag through the admin API and serves it to a client token of its environment', async () => {
-    const created = await asAdmin('POST', '/api/admin/flags', flag('served'));
+    const created = await asAdmin('POST', '/api/admin/flags', sampleFlag('served'));
     expect(created.statusCode).toBe(201);
     expect(created.json()).toMatchObject({ key: 'served', version: 1, changed: true });
     await expect
@@ -100,7 +67,7 @@ describe('cutover serve (in-process)', () => {
   });
 
   it('answers 304 to a matching If-None-Match and 200 with a new ETag after a change', async () => {
-    await asAdmin('POST', '/api/admin/flags', flag('etag'));
+    await asAdmin('POST', '/api/admin/flags', sampleFlag('etag'));
     await expect
       .poll(async () => {
         const r = await app.inject({
@@ -143,8 +110,12 @@ describe('cutover serve (in-process)', () => {
   });
 
   it('filters features by name prefix and tag (Unleash query parameters), with their own ETag', async () => {
-    await asAdmin('POST', '/api/admin/flags', flag('filter-ui-a', { area: 'ui' }));
-    await asAdmin('POST', '/api/admin/flags', flag('filter-api-b', { area: 'api' }));
+    await asAdmin('POST', '/api/admin/flags', sampleFlag('filter-ui-a', { tags: { area: 'ui' } }));
+    await asAdmin(
+      'POST',
+      '/api/admin/flags',
+      sampleFlag('filter-api-b', { tags: { area: 'api' } }),
+    );
     const names = async (query: string) => {
       const res = await app.inject({
         url: `/api/client/features${query}`,
@@ -237,7 +208,7 @@ describe('cutover serve (in-process)', () => {
       method: 'POST',
       url: '/api/admin/flags',
       headers: { authorization: production },
-      payload: flag('sneaky'),
+      payload: sampleFlag('sneaky'),
     });
     expect(write.statusCode).toBe(403);
   });
@@ -262,7 +233,7 @@ describe('cutover serve (in-process)', () => {
   });
 
   it('rejects a bad action body with 400 and the path (rollout out of range, unknown field, bad JSON)', async () => {
-    await asAdmin('POST', '/api/admin/flags', flag('bodies'));
+    await asAdmin('POST', '/api/admin/flags', sampleFlag('bodies'));
     const rollout = await asAdmin('POST', '/api/admin/flags/bodies/rollout', { rollout: 150 });
     expect(rollout.statusCode).toBe(400);
     expect(rollout.json<ErrorResponse>().error.details.issues).toEqual([
@@ -285,7 +256,7 @@ describe('cutover serve (in-process)', () => {
   it('answers 404 for an unknown flag on every flag route, and 409 for a duplicate', async () => {
     const routes: ['GET' | 'POST' | 'PUT' | 'DELETE', string, unknown?][] = [
       ['GET', '/api/admin/flags/ghost'],
-      ['PUT', '/api/admin/flags/ghost', flag('ghost')],
+      ['PUT', '/api/admin/flags/ghost', sampleFlag('ghost')],
       ['DELETE', '/api/admin/flags/ghost'],
       ['POST', '/api/admin/flags/ghost/rollout', { rollout: 5 }],
       ['POST', '/api/admin/flags/ghost/enable', {}],
@@ -297,13 +268,13 @@ describe('cutover serve (in-process)', () => {
       const res = await asAdmin(method, url, payload);
       expect([method, url, res.statusCode]).toEqual([method, url, 404]);
     }
-    await asAdmin('POST', '/api/admin/flags', flag('dup'));
-    expect((await asAdmin('POST', '/api/admin/flags', flag('dup'))).statusCode).toBe(409);
+    await asAdmin('POST', '/api/admin/flags', sampleFlag('dup'));
+    expect((await asAdmin('POST', '/api/admin/flags', sampleFlag('dup'))).statusCode).toBe(409);
     expect((await app.inject({ url: '/api/nothing-here' })).statusCode).toBe(404);
   });
 
   it('enables, disables, updates, deletes and lists flags; records the token name as actor', async () => {
-    await asAdmin('POST', '/api/admin/flags', flag('crud', { category: 'ui' }));
+    await asAdmin('POST', '/api/admin/flags', sampleFlag('crud', { tags: { category: 'ui' } }));
     const off = await asAdmin('POST', '/api/admin/flags/crud/disable', {
       env: 'production',
       reason: 'incident 42',
@@ -312,11 +283,11 @@ describe('cutover serve (in-process)', () => {
     const on = await asAdmin('POST', '/api/admin/flags/crud/enable');
     expect(on.statusCode).toBe(200);
     const updated = await asAdmin('PUT', '/api/admin/flags/crud', {
-      ...flag('crud'),
+      ...sampleFlag('crud'),
       description: 'new',
     });
     expect(updated.json<{ flag: Flag }>().flag.description).toBe('new');
-    const mismatch = await asAdmin('PUT', '/api/admin/flags/crud', flag('other'));
+    const mismatch = await asAdmin('PUT', '/api/admin/flags/crud', sampleFlag('other'));
     expect(mismatch.json<ErrorResponse>().error.code).toBe('FLAG_KEY_MISMATCH');
     const list = await asAdmin('GET', '/api/admin/flags?tag=category=migration');
     expect(list.json<{ flags: { flag: Flag }[] }>().flags.map((r) => r.flag.key)).toContain('crud');
@@ -336,7 +307,7 @@ describe('cutover serve (in-process)', () => {
   });
 
   it('restores a previous version exactly', async () => {
-    const created = await asAdmin('POST', '/api/admin/flags', flag('restorable'));
+    const created = await asAdmin('POST', '/api/admin/flags', sampleFlag('restorable'));
     const original = created.json<{ flag: Flag }>().flag;
     const rollout = await asAdmin('POST', '/api/admin/flags/restorable/rollout', { rollout: 90 });
     const previous = rollout.json<{ previousVersion: number }>().previousVersion;
@@ -349,7 +320,7 @@ describe('cutover serve (in-process)', () => {
   });
 
   it('patches rollout and users in one change (PATCH), idempotent with an Idempotency-Key', async () => {
-    await asAdmin('POST', '/api/admin/flags', flag('patch-me'));
+    await asAdmin('POST', '/api/admin/flags', sampleFlag('patch-me'));
     const patch = () =>
       app.inject({
         method: 'PATCH',
@@ -376,9 +347,9 @@ describe('cutover serve (in-process)', () => {
   });
 
   it('disables every flag with a tag in one call', async () => {
-    await asAdmin('POST', '/api/admin/flags', flag('mig-1', { category: 'risky' }));
-    await asAdmin('POST', '/api/admin/flags', flag('mig-2', { category: 'risky' }));
-    await asAdmin('POST', '/api/admin/flags', flag('safe-1', { category: 'calm' }));
+    await asAdmin('POST', '/api/admin/flags', sampleFlag('mig-1', { tags: { category: 'risky' } }));
+    await asAdmin('POST', '/api/admin/flags', sampleFlag('mig-2', { tags: { category: 'risky' } }));
+    await asAdmin('POST', '/api/admin/flags', sampleFlag('safe-1', { tags: { category: 'calm' } }));
     const res = await asAdmin('POST', '/api/admin/disable-by-tag', {
       tag: 'category=risky',
       reason: 'rollback',

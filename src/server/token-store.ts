@@ -1,8 +1,10 @@
 import { createHash, randomBytes as nodeRandomBytes, timingSafeEqual } from 'node:crypto';
 import type pg from 'pg';
 import { CutoverError } from '../errors/index.js';
-import { FLAG_CHANNEL } from '../flags/flag-store.js';
+import { notifyFlagChange } from '../flags/flag-notification.js';
 import { parseEnvironmentName } from '../flags/flag-mutations.js';
+import { recordFlagEvent } from '../flags/record-flag-event.js';
+import { withTransaction } from '../store/with-transaction.js';
 
 /**
  * `client`: read-only access to the client API (`/api/client/*`) of one
@@ -110,26 +112,25 @@ export function createTokenStore(pool: pg.Pool, options: TokenStoreOptions = {})
       const token = `*:${environment ?? '*'}.${secret}`;
       const display = `*:${environment ?? '*'}.${secret.slice(0, 8)}…`;
       const at = now();
-      const client = await pool.connect();
+      let row: TokenRow | undefined;
       try {
-        await client.query('begin');
-        const { rows } = await client.query<TokenRow>(
-          `insert into cutover.tokens (name, type, environment, hash, display, created_at, created_by)
-           values ($1, $2, $3, $4, $5, $6, $7) returning *`,
-          [name, input.type, environment, hashToken(token), display, at, meta.actor],
-        );
-        await client.query(
-          `insert into cutover.flag_events (at, actor, action, environment, details)
-           values ($1, $2, 'token-create', $3, $4)`,
-          [at, meta.actor, environment, JSON.stringify({ token: name, type: input.type })],
-        );
-        await client.query('select pg_notify($1, $2)', [FLAG_CHANNEL, '{"type":"tokens"}']);
-        await client.query('commit');
-        const row = rows[0];
-        if (row === undefined) throw new Error('insert returned no row');
-        return { token, record: toRecord(row) };
+        row = await withTransaction(pool, async (client) => {
+          const { rows } = await client.query<TokenRow>(
+            `insert into cutover.tokens (name, type, environment, hash, display, created_at, created_by)
+             values ($1, $2, $3, $4, $5, $6, $7) returning *`,
+            [name, input.type, environment, hashToken(token), display, at, meta.actor],
+          );
+          await recordFlagEvent(client, {
+            at,
+            actor: meta.actor,
+            action: 'token-create',
+            environment,
+            details: { token: name, type: input.type },
+          });
+          await notifyFlagChange(client, { type: 'tokens' });
+          return rows[0];
+        });
       } catch (error) {
-        await client.query('rollback').catch(() => undefined);
         if ((error as { code?: unknown }).code === '23505') {
           throw new CutoverError(
             'TOKEN_EXISTS',
@@ -142,9 +143,9 @@ export function createTokenStore(pool: pg.Pool, options: TokenStoreOptions = {})
           );
         }
         throw error;
-      } finally {
-        client.release();
       }
+      if (row === undefined) throw new Error('insert returned no row');
+      return { token, record: toRecord(row) };
     },
 
     async list(options = {}) {
@@ -157,9 +158,7 @@ export function createTokenStore(pool: pg.Pool, options: TokenStoreOptions = {})
 
     async revoke(nameOrId, meta) {
       const at = now();
-      const client = await pool.connect();
-      try {
-        await client.query('begin');
+      return withTransaction(pool, async (client) => {
         const { rows } = await client.query<TokenRow>(
           `update cutover.tokens set revoked_at = $2, revoked_by = $3
             where revoked_at is null and (name = $1 or id::text = $1) returning *`,
@@ -177,20 +176,16 @@ export function createTokenStore(pool: pg.Pool, options: TokenStoreOptions = {})
             },
           );
         }
-        await client.query(
-          `insert into cutover.flag_events (at, actor, action, environment, details)
-           values ($1, $2, 'token-revoke', $3, $4)`,
-          [at, meta.actor, row.environment, JSON.stringify({ token: row.name, type: row.type })],
-        );
-        await client.query('select pg_notify($1, $2)', [FLAG_CHANNEL, '{"type":"tokens"}']);
-        await client.query('commit');
+        await recordFlagEvent(client, {
+          at,
+          actor: meta.actor,
+          action: 'token-revoke',
+          environment: row.environment,
+          details: { token: row.name, type: row.type },
+        });
+        await notifyFlagChange(client, { type: 'tokens' });
         return toRecord(row);
-      } catch (error) {
-        await client.query('rollback').catch(() => undefined);
-        throw error;
-      } finally {
-        client.release();
-      }
+      });
     },
 
     async active() {

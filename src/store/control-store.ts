@@ -1,6 +1,28 @@
 import type pg from 'pg';
 import { CutoverError } from '../errors/index.js';
 import type { StepProgress } from '../steps/step-kind.js';
+import {
+  acquireLease,
+  getLease,
+  leaseLost,
+  releaseLease,
+  renewLease,
+  type Fence,
+  type LeaseRequest,
+  type LeaseResult,
+} from './acquire-lease.js';
+import {
+  toApproval,
+  toEvent,
+  toRun,
+  toStep,
+  type ApprovalRow,
+  type EventRow,
+  type RunRow,
+  type StepRow,
+} from './control-rows.js';
+import type { Queryable } from './queryable.js';
+import { withTransaction } from './with-transaction.js';
 import type {
   ApprovalRecord,
   EventRecord,
@@ -14,18 +36,8 @@ import type {
   StoredPlan,
 } from './run-records.js';
 
-/** Something that runs queries: a pool, or a client (inside a transaction). */
-export type Queryable = pg.Pool | pg.PoolClient | pg.ClientBase;
-
-/**
- * Fencing for writes made by a lease holder: the write happens only while
- * `owner` still holds the lease on `resource` (another executor that took an
- * expired lease over makes the old holder's writes fail with `LEASE_LOST`).
- */
-export interface Fence {
-  resource: string;
-  ownerId: string;
-}
+export { leaseLost, type Fence, type LeaseRequest, type LeaseResult } from './acquire-lease.js';
+export type { Queryable } from './queryable.js';
 
 /** Fields of a run that {@link ControlStore.updateRun} can change. */
 export interface RunPatch {
@@ -75,27 +87,6 @@ export interface NewRun {
   autoApprove: boolean;
 }
 
-/** Input of {@link ControlStore.acquireLease}. */
-export interface LeaseRequest {
-  resource: string;
-  runId?: string | undefined;
-  ownerId: string;
-  host: string;
-  pid: number;
-  /** Time to live, ms (the lease expires this long after each renewal, server time). */
-  ttlMs: number;
-  /**
-   * Take over a lease that has not expired yet when this returns true for the
-   * holder (e.g. its host is this host and its pid is not alive).
-   */
-  takeOver?: (holder: LeaseRecord) => boolean;
-}
-
-/** Result of {@link ControlStore.acquireLease}. */
-export type LeaseResult =
-  | { acquired: true; lease: LeaseRecord; previous: LeaseRecord | undefined }
-  | { acquired: false; holder: LeaseRecord };
-
 const RUN_COLUMNS: Record<keyof Omit<RunPatch, never>, string> = {
   status: 'status',
   mode: 'mode',
@@ -136,18 +127,7 @@ export class ControlStore {
 
   /** Runs `fn` in one transaction on a client of the pool (rolled back when it throws). */
   async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('begin');
-      const result = await fn(client);
-      await client.query('commit');
-      return result;
-    } catch (error) {
-      await client.query('rollback').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    return withTransaction(this.pool, fn);
   }
 
   // ---------------------------------------------------------------- runs
@@ -355,50 +335,10 @@ export class ControlStore {
 
   /**
    * Takes the lease on `resource` when it is free, expired (server time), held
-   * by the same owner, or `takeOver(holder)` says so; atomically (one
-   * statement under a row lock), so of two callers exactly one gets it.
+   * by the same owner, or `takeOver(holder)` says so; atomically: see {@link acquireLease}.
    */
   async acquireLease(request: LeaseRequest, db: Queryable = this.pool): Promise<LeaseResult> {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const previous = await this.getLease(request.resource, db);
-      const force =
-        previous !== undefined &&
-        (previous.ownerId === request.ownerId || (request.takeOver?.(previous) ?? false));
-      const free = previous === undefined || previous.expired || force;
-      if (!free) return { acquired: false, holder: previous };
-      // Conditional upsert: succeeds only if the row is still what we looked at.
-      const { rows } = await db.query<LeaseRow>(
-        `insert into cutover.leases as l (resource, run_id, owner_id, host, pid, acquired_at, renewed_at, expires_at)
-         values ($1, $2, $3, $4, $5, clock_timestamp(), clock_timestamp(), clock_timestamp() + $6 * interval '1 millisecond')
-         on conflict (resource) do update
-           set run_id = excluded.run_id, owner_id = excluded.owner_id, host = excluded.host,
-               pid = excluded.pid, acquired_at = excluded.acquired_at,
-               renewed_at = excluded.renewed_at, expires_at = excluded.expires_at
-           where l.owner_id = $7 and (l.expires_at < clock_timestamp() or $8::boolean)
-         returning *, false as expired, 0::float8 as expires_in_ms`,
-        [
-          request.resource,
-          request.runId ?? null,
-          request.ownerId,
-          request.host,
-          request.pid,
-          request.ttlMs,
-          previous?.ownerId ?? null,
-          force,
-        ],
-      );
-      if (rows[0] !== undefined) {
-        return {
-          acquired: true,
-          lease: { ...toLease(rows[0]), expiresInMs: request.ttlMs },
-          previous: previous?.ownerId === request.ownerId ? undefined : previous,
-        };
-      }
-      // Someone else changed the row between our read and write: look again.
-    }
-    const holder = await this.getLease(request.resource, db);
-    if (holder === undefined) throw new Error('lease row vanished while acquiring it');
-    return { acquired: false, holder };
+    return acquireLease(db, request);
   }
 
   /**
@@ -412,34 +352,17 @@ export class ControlStore {
     options: { runId?: string } = {},
     db: Queryable = this.pool,
   ): Promise<boolean> {
-    const { rowCount } = await db.query(
-      `update cutover.leases
-          set renewed_at = clock_timestamp(),
-              expires_at = clock_timestamp() + $3 * interval '1 millisecond',
-              run_id = coalesce($4, run_id)
-        where resource = $1 and owner_id = $2`,
-      [resource, ownerId, ttlMs, options.runId ?? null],
-    );
-    return rowCount === 1;
+    return renewLease(db, resource, ownerId, ttlMs, options);
   }
 
   /** Releases the lease if `ownerId` holds it. */
   async releaseLease(resource: string, ownerId: string, db: Queryable = this.pool): Promise<void> {
-    await db.query('delete from cutover.leases where resource = $1 and owner_id = $2', [
-      resource,
-      ownerId,
-    ]);
+    await releaseLease(db, resource, ownerId);
   }
 
   /** The lease on `resource`, with its state in server time, or undefined. */
   async getLease(resource: string, db: Queryable = this.pool): Promise<LeaseRecord | undefined> {
-    const { rows } = await db.query<LeaseRow>(
-      `select *, expires_at < clock_timestamp() as expired,
-              extract(epoch from (expires_at - clock_timestamp())) * 1000 as expires_in_ms
-         from cutover.leases where resource = $1`,
-      [resource],
-    );
-    return rows[0] === undefined ? undefined : toLease(rows[0]);
+    return getLease(db, resource);
   }
 
   // ---------------------------------------------------------------- approvals
@@ -471,16 +394,7 @@ export class ControlStore {
       'select * from cutover.approvals where run_id = $1 and step_id = $2',
       [runId, stepId],
     );
-    const row = rows[0];
-    return row === undefined
-      ? undefined
-      : {
-          runId: row.run_id,
-          stepId: row.step_id,
-          approvedBy: row.approved_by,
-          approvedAt: row.approved_at,
-          comment: row.comment ?? undefined,
-        };
+    return rows[0] === undefined ? undefined : toApproval(rows[0]);
   }
 
   // ---------------------------------------------------------------- internals
@@ -519,165 +433,4 @@ export class ControlStore {
   }
 }
 
-/** CutoverError `LEASE_LOST` (busy): another executor took the lease over. */
-export function leaseLost(fence: Fence): CutoverError {
-  return new CutoverError(
-    'LEASE_LOST',
-    'busy',
-    `This process lost the lease on ${fence.resource}: another executor took it over after it expired.`,
-    {
-      location: fence.resource,
-      hint: 'Another runner continues the run; check it with `cutover status`.',
-    },
-  );
-}
-
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-interface RunRow {
-  id: string;
-  plan_name: string;
-  plan_file: string | null;
-  plan_dir: string;
-  plan_hash: string;
-  plan: StoredPlan;
-  environment: string;
-  on_failure: 'rollback' | 'pause';
-  status: RunStatus;
-  mode: RunMode;
-  until_phase: string | null;
-  auto_approve: boolean;
-  created_by: string;
-  created_at: Date;
-  updated_at: Date;
-  finished_at: Date | null;
-  stop_requested_at: Date | null;
-  stop_requested_by: string | null;
-  error: StoredError | null;
-}
-
-interface StepRow {
-  run_id: string;
-  step_id: string;
-  position: number;
-  phase: string;
-  phase_irreversible: boolean;
-  kind: string;
-  spec: unknown;
-  location: string | null;
-  status: StepStatus;
-  attempt: number;
-  started_at: Date | null;
-  finished_at: Date | null;
-  output: unknown;
-  checkpoint: unknown;
-  progress: StepProgress | null;
-  error: StoredError | null;
-  compensation_started_at: Date | null;
-  compensated_at: Date | null;
-}
-
-interface EventRow {
-  id: string;
-  run_id: string | null;
-  step_id: string | null;
-  type: string;
-  actor: string;
-  at: Date;
-  details: Record<string, unknown>;
-}
-
-interface LeaseRow {
-  resource: string;
-  run_id: string | null;
-  owner_id: string;
-  host: string;
-  pid: number;
-  acquired_at: Date;
-  renewed_at: Date;
-  expires_at: Date;
-  expired: boolean;
-  expires_in_ms: number | string;
-}
-
-interface ApprovalRow {
-  run_id: string;
-  step_id: string;
-  approved_by: string;
-  approved_at: Date;
-  comment: string | null;
-}
-
-function toRun(row: RunRow): RunRecord {
-  return {
-    id: row.id,
-    planName: row.plan_name,
-    planFile: row.plan_file ?? undefined,
-    planDir: row.plan_dir,
-    planHash: row.plan_hash,
-    plan: row.plan,
-    environment: row.environment,
-    onFailure: row.on_failure,
-    status: row.status,
-    mode: row.mode,
-    untilPhase: row.until_phase ?? undefined,
-    autoApprove: row.auto_approve,
-    createdBy: row.created_by,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    finishedAt: row.finished_at ?? undefined,
-    stopRequestedAt: row.stop_requested_at ?? undefined,
-    stopRequestedBy: row.stop_requested_by ?? undefined,
-    error: row.error ?? undefined,
-  };
-}
-
-function toStep(row: StepRow): StepRecord {
-  return {
-    runId: row.run_id,
-    stepId: row.step_id,
-    position: row.position,
-    phase: row.phase,
-    phaseIrreversible: row.phase_irreversible,
-    kind: row.kind,
-    spec: row.spec,
-    location: row.location ?? undefined,
-    status: row.status,
-    attempt: row.attempt,
-    startedAt: row.started_at ?? undefined,
-    finishedAt: row.finished_at ?? undefined,
-    output: row.output ?? undefined,
-    checkpoint: row.checkpoint ?? undefined,
-    progress: row.progress ?? undefined,
-    error: row.error ?? undefined,
-    compensationStartedAt: row.compensation_started_at ?? undefined,
-    compensatedAt: row.compensated_at ?? undefined,
-  };
-}
-
-function toEvent(row: EventRow): EventRecord {
-  return {
-    id: Number(row.id),
-    runId: row.run_id ?? undefined,
-    stepId: row.step_id ?? undefined,
-    type: row.type,
-    actor: row.actor,
-    at: row.at,
-    details: row.details,
-  };
-}
-
-function toLease(row: LeaseRow): LeaseRecord {
-  return {
-    resource: row.resource,
-    runId: row.run_id ?? undefined,
-    ownerId: row.owner_id,
-    host: row.host,
-    pid: row.pid,
-    acquiredAt: row.acquired_at,
-    renewedAt: row.renewed_at,
-    expiresAt: row.expires_at,
-    expired: row.expired,
-    expiresInMs: Math.round(Number(row.expires_in_ms)),
-  };
-}

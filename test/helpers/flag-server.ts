@@ -36,17 +36,9 @@ export async function startFlagServer(
   let clientToken: string;
   try {
     await ensureControlSchema(pool);
-    const tokens = createTokenStore(pool);
     const suffix = Math.random().toString(36).slice(2, 8);
-    adminToken = (
-      await tokens.create({ name: `sdk-admin-${suffix}`, type: 'admin' }, { actor: 'test' })
-    ).token;
-    clientToken = (
-      await tokens.create(
-        { name: `sdk-client-${suffix}`, type: 'client', environment: 'production' },
-        { actor: 'test' },
-      )
-    ).token;
+    adminToken = await createTestToken(pool, `sdk-admin-${suffix}`);
+    clientToken = await createTestToken(pool, `sdk-client-${suffix}`, 'production');
   } finally {
     await pool.end();
   }
@@ -84,6 +76,23 @@ export async function startFlagServer(
       running = await startServer({ ...options, databaseUrl, port });
     },
   };
+}
+
+/**
+ * Creates an API token named `name` on `pool` (actor `test`; the control
+ * schema must exist) and returns its secret: an admin token, or with
+ * `environment` a client token of that environment.
+ */
+export async function createTestToken(
+  pool: pg.Pool,
+  name: string,
+  environment?: string,
+): Promise<string> {
+  const created = await createTokenStore(pool).create(
+    environment === undefined ? { name, type: 'admin' } : { name, type: 'client', environment },
+    { actor: 'test' },
+  );
+  return created.token;
 }
 
 /** A flag defined in `production` with a flexibleRollout at `rollout` % and optional variants. */

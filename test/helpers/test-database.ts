@@ -10,6 +10,8 @@ export interface TestDatabase {
   name: string;
   /** A pool on it for assertions (max 4). */
   pool: pg.Pool;
+  /** Ends `pool` (e.g. before using the database as a template); idempotent. */
+  closePool(): Promise<void>;
   /** Closes the pool and drops the database (WITH (FORCE)). */
   drop(): Promise<void>;
 }
@@ -17,14 +19,23 @@ export interface TestDatabase {
 /**
  * Creates a fresh, empty database on the test server (real PostgreSQL; see
  * `test/global-setup.ts`). Call in `beforeAll` and `drop()` in `afterAll`.
+ *
+ * With `template`, the new database is a copy of that database (`CREATE
+ * DATABASE … TEMPLATE`, a fast file copy): nobody may be connected to the
+ * template meanwhile (end its pool first with `closePool()`).
  */
-export async function createTestDatabase(prefix = 't'): Promise<TestDatabase> {
+export async function createTestDatabase(
+  prefix = 't',
+  options: { template?: string } = {},
+): Promise<TestDatabase> {
   const adminUrl = inject('adminDatabaseUrl');
   const name = `cutover_${prefix}_${randomBytes(5).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
-    await admin.query(`create database ${name}`);
+    await admin.query(
+      `create database ${name}${options.template === undefined ? '' : ` template ${options.template}`}`,
+    );
   } finally {
     await admin.end();
   }
@@ -32,12 +43,19 @@ export async function createTestDatabase(prefix = 't'): Promise<TestDatabase> {
   url.pathname = `/${name}`;
   const pool = new pg.Pool({ connectionString: url.toString(), max: 4 });
   pool.on('error', () => undefined);
+  let ended = false;
+  const closePool = async (): Promise<void> => {
+    if (ended) return;
+    ended = true;
+    await pool.end();
+  };
   return {
     url: url.toString(),
     name,
     pool,
+    closePool,
     async drop() {
-      await pool.end();
+      await closePool();
       const client = new pg.Client({ connectionString: adminUrl });
       await client.connect();
       try {

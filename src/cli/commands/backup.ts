@@ -7,6 +7,7 @@ import { confirmAction, interruptSignal } from '../confirm-action.js';
 import { EXIT } from '../exit-codes.js';
 import { loadMigrateConfig, resolveConfiguredDatabase } from '../migrate-config.js';
 import { runCommand } from '../run-command.js';
+import { tableOptions } from '../table-options.js';
 
 interface Flags {
   databaseUrl?: string;
@@ -79,7 +80,9 @@ export function registerBackup(program: Command): void {
           ctx.out(`No backups in ${relative(ctx.cwd, dir) || dir}.`);
           return EXIT.ok;
         }
-        const table = new Table({ head: ['file', 'database', 'taken at', 'size', 'run / step'] });
+        const table = new Table(
+          tableOptions(['file', 'database', 'taken at', 'size', 'run / step']),
+        );
         for (const b of backups) {
           table.push([
             b.name,

@@ -14,6 +14,7 @@ import { ensureControlSchema } from '../../store/index.js';
 import type { CommandContext } from '../command-context.js';
 import { EXIT } from '../exit-codes.js';
 import { runCommand } from '../run-command.js';
+import { tableOptions } from '../table-options.js';
 
 /** Flags shared by every `cutover flags` subcommand. */
 interface CommonFlags {
@@ -60,7 +61,9 @@ export function registerFlags(program: Command): void {
           );
           return EXIT.ok;
         }
-        const table = new Table({ head: ['key', 'environments', 'tags', 'version', 'updated'] });
+        const table = new Table(
+          tableOptions(['key', 'environments', 'tags', 'version', 'updated']),
+        );
         for (const record of records) {
           table.push([
             record.flag.key,
@@ -280,7 +283,9 @@ export function registerFlags(program: Command): void {
           ctx.printJson({ ok: true, versions });
           return EXIT.ok;
         }
-        const table = new Table({ head: ['version', 'action', 'state', 'actor', 'at', 'reason'] });
+        const table = new Table(
+          tableOptions(['version', 'action', 'state', 'actor', 'at', 'reason']),
+        );
         for (const v of versions) {
           table.push([
             String(v.version),

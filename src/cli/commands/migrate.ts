@@ -497,7 +497,8 @@ function printSummary(
 
 function printDryRun(ctx: CommandContext, set: MigrationResultSet): void {
   if (set.results.length === 0) {
-    ctx.out('Dry run: nothing to apply, the database is up to date.');
+    // With an error (e.g. a file that does not parse) the error line says it all.
+    if (set.error === undefined) ctx.out('Dry run: nothing to apply, the database is up to date.');
     return;
   }
   const n = set.results.length;

@@ -12,6 +12,7 @@ import {
   requestStop,
   type RunResult,
 } from '../../runner/index.js';
+import type { StepRecord } from '../../store/index.js';
 import type { ControlHandle } from '../control-context.js';
 import {
   cliRegistry,
@@ -20,6 +21,7 @@ import {
   usesPlanDatabase,
 } from '../control-context.js';
 import type { CommandContext } from '../command-context.js';
+import { confirmAction } from '../confirm-action.js';
 import { EXIT, exitCodeFor } from '../exit-codes.js';
 import { runJson, shortId, stepsTable } from '../format-run.js';
 import { createLiveOutput } from '../live-output.js';
@@ -137,8 +139,11 @@ export function registerRun(program: Command): void {
     .description(
       'Roll a run back: compensate its started steps in reverse order (refused past an irreversible phase). Resumable.',
     )
-    .argument('[run]', 'run id or unique prefix (default: the most recent unfinished run)')
-    .option('-y, --yes', 'do not ask for confirmation')
+    .argument(
+      '[run]',
+      'run id or unique prefix (default: the most recent unfinished run, else the latest)',
+    )
+    .option('-y, --yes', 'do not ask for confirmation (required without a terminal)')
     .option('--lease-timeout <duration>', LEASE_HELP, '15s')
     .option('-f, --file <plan>', FILE_HELP)
     .option('--database-url <url>', DB_HELP)
@@ -148,14 +153,15 @@ export function registerRun(program: Command): void {
         const leaseTtlMs = leaseTimeout(flags.leaseTimeout);
         const control = await connectForRun(ctx, flags);
         const run = await control.store.findRun(ref);
-        if (flags.yes !== true && !ctx.json && process.stdin.isTTY && process.stdout.isTTY) {
-          const ok = await confirm(
-            `Roll back run ${shortId(run.id)} of plan ${run.planName} (${run.environment})? [y/N] `,
-          );
-          if (!ok) {
-            ctx.out('Cancelled; nothing was changed.');
-            return EXIT.ok;
-          }
+        // A rollback changes data: without a terminal to ask on, --yes is required.
+        const ok = await confirmAction(
+          ctx,
+          `Roll back run ${shortId(run.id)} of plan ${run.planName} (${run.environment}, ${run.status.replace('_', ' ')})?`,
+          flags.yes,
+        );
+        if (!ok) {
+          ctx.out('Cancelled; nothing was changed.');
+          return EXIT.ok;
         }
         return execute(ctx, control, leaseTtlMs, (runner, signal) =>
           runner.rollback(run.id, { signal, reason: `requested by ${defaultActor()}` }),
@@ -346,16 +352,44 @@ function report(ctx: CommandContext, result: RunResult, interrupted: boolean): n
           ? `Run ${id} rolled back after a failure: ${result.error?.message ?? ''}`
           : `Run ${id} rolled back.`,
       );
+      // The failure that caused it, as the one error line every command prints.
+      if (result.rolledBackAfterFailure === true) {
+        ctx.err(errorLine(result.error, failedStep(result)));
+      }
       break;
     case 'failed':
-      ctx.err(
-        `error ${result.error?.code ?? 'FAILED'}: ${result.error?.message ?? 'the run failed'}`,
-      );
-      if (result.error?.hint) ctx.err(`Fix: ${result.error.hint}`);
+      ctx.err(errorLine(result.error, failedStep(result)));
       ctx.out(`Retry with: cutover resume ${id} — or undo with: cutover rollback ${id}`);
       break;
   }
   return code;
+}
+
+/** The step whose failure ended the run, if any. */
+function failedStep(result: RunResult): StepRecord | undefined {
+  return (
+    result.steps.find((s) => s.status === 'failed') ??
+    result.steps.find((s) => s.error !== undefined)
+  );
+}
+
+/**
+ * `error CODE: message (at where) Fix: how` — one line, as `reportError`
+ * prints; where is the error's location, else the failed step's place in the plan.
+ */
+function errorLine(
+  error: { code: string; message: string; location?: string; hint?: string } | undefined,
+  step?: StepRecord,
+): string {
+  if (error === undefined) return 'error FAILED: the run failed';
+  const stepWhere =
+    step === undefined
+      ? undefined
+      : `${step.location === undefined ? '' : `${step.location}, `}step ${step.stepId}`;
+  const location = error.location ?? stepWhere;
+  const where = location === undefined ? '' : ` (at ${location})`;
+  const hint = error.hint === undefined || error.hint === '' ? '' : ` Fix: ${error.hint}`;
+  return `error ${error.code}: ${error.message.replace(/\s*\n\s*/g, ' ')}${where}${hint}`;
 }
 
 /** Exit code of a finished execution (see README, "Exit codes"). */

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { CutoverError } from '../../errors/index.js';
 import { planLeaseResource } from '../../runner/index.js';
 import type { ControlStore, RunRecord, StepRecord } from '../../store/index.js';
 import type { CommandContext } from '../command-context.js';
@@ -38,8 +39,16 @@ export function registerRuns(program: Command): void {
     .option('--json', 'print one JSON document')
     .action(async (flags: Flags & { plan?: string; limit: string }) => {
       await runCommand(flags, async (ctx) => {
+        if (!/^\d+$/.test(flags.limit) || Number(flags.limit) < 1) {
+          throw new CutoverError(
+            'USAGE',
+            'usage',
+            `--limit must be a positive integer (got "${flags.limit}").`,
+            { location: '--limit', hint: 'e.g. --limit 50' },
+          );
+        }
+        const limit = Number(flags.limit);
         const control = await connectForRun(ctx, flags);
-        const limit = Math.max(1, Number.parseInt(flags.limit, 10) || 20);
         const runs = await control.store.listRuns({
           ...(flags.plan === undefined ? {} : { planName: flags.plan }),
           limit,

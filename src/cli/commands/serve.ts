@@ -44,6 +44,12 @@ export function registerServe(program: Command): void {
         const port = parsePort(opts.port ?? process.env.CUTOVER_PORT);
         const host = opts.host ?? (process.env.CUTOVER_HOST || DEFAULT_HOST);
         const databaseUrl = await ctx.databaseUrl({ flag: opts.databaseUrl });
+        // Listen for the stop signals before saying we are up, so a signal
+        // right after the startup line still shuts down gracefully.
+        const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+          process.once('SIGINT', () => resolve('SIGINT'));
+          process.once('SIGTERM', () => resolve('SIGTERM'));
+        });
         const server = await startServer({
           databaseUrl,
           port,
@@ -62,10 +68,7 @@ export function registerServe(program: Command): void {
             'No API tokens yet: create them with `cutover tokens create --name admin --type admin` and `cutover tokens create --name app --env production`.',
           );
         }
-        const signal = await new Promise<NodeJS.Signals>((resolve) => {
-          process.once('SIGINT', () => resolve('SIGINT'));
-          process.once('SIGTERM', () => resolve('SIGTERM'));
-        });
+        const signal = await stopSignal;
         ctx.err(`${signal}: shutting down (finishing in-flight requests, closing streams)…`);
         await server.close();
         return EXIT.ok;

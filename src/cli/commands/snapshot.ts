@@ -7,6 +7,7 @@ import { confirmAction, interruptSignal } from '../confirm-action.js';
 import { EXIT } from '../exit-codes.js';
 import { loadMigrateConfig, resolveConfiguredDatabase } from '../migrate-config.js';
 import { runCommand } from '../run-command.js';
+import { tableOptions } from '../table-options.js';
 
 interface Flags {
   databaseUrl?: string;
@@ -79,9 +80,9 @@ export function registerSnapshot(program: Command): void {
           ctx.out('No snapshots. A plan takes one with a step `snapshot: { tables: [...] }`.');
           return EXIT.ok;
         }
-        const table = new Table({
-          head: ['id', 'run', 'step', 'taken at', 'tables (rows)', 'size'],
-        });
+        const table = new Table(
+          tableOptions(['id', 'run', 'step', 'taken at', 'tables (rows)', 'size']),
+        );
         for (const s of snapshots) {
           table.push([
             s.id,

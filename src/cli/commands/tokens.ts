@@ -7,6 +7,7 @@ import { ensureControlSchema } from '../../store/index.js';
 import type { CommandContext } from '../command-context.js';
 import { EXIT } from '../exit-codes.js';
 import { runCommand } from '../run-command.js';
+import { tableOptions } from '../table-options.js';
 
 interface CommonFlags {
   databaseUrl?: string;
@@ -74,9 +75,9 @@ export function registerTokens(program: Command): void {
           ctx.out('No tokens. Create one with: cutover tokens create --name <name> --type admin');
           return EXIT.ok;
         }
-        const table = new Table({
-          head: ['id', 'name', 'type', 'environment', 'token', 'created', 'revoked'],
-        });
+        const table = new Table(
+          tableOptions(['id', 'name', 'type', 'environment', 'token', 'created', 'revoked']),
+        );
         for (const t of list) {
           table.push([
             String(t.id),

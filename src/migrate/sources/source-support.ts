@@ -57,7 +57,7 @@ function dirNotFound(dir: string, cause: unknown): CutoverError {
     `The migrations directory ${dir} ${what}.`,
     {
       location: dir,
-      hint: 'Create it (`cutover migrate create <name>` does) or point `migrations` in the config (or --migrations) at the right directory.',
+      hint: 'Create it (`cutover migrate create <name>` does), or point `migrations` in the config/plan file (or `--dir` of `cutover migrate`) at the right directory.',
       cause,
     },
   );

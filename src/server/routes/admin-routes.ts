@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { parseEnvironmentName, parseTagFilter } from '../../flags/flag-mutations.js';
+import type { ChangeMeta } from '../../flags/flag-store-types.js';
 import { parseFlag, parseSegment } from '../../flags/parse-flag.js';
 import { CutoverError } from '../../errors/index.js';
 import type { ServerContext } from '../server-context.js';
@@ -92,6 +93,22 @@ function reasonOf(
 }
 
 /**
+ * The {@link ChangeMeta} of an admin request: the caller's token name as
+ * actor, the reason and the idempotency key from `body` or else the headers.
+ */
+function changeMeta(
+  caller: { name: string },
+  request: FastifyRequest,
+  body?: { reason?: string | undefined; operationId?: string | undefined },
+): ChangeMeta {
+  return {
+    actor: caller.name,
+    reason: reasonOf(request, body),
+    operationId: operationOf(request, body),
+  };
+}
+
+/**
  * The admin API (`/api/admin/*`, admin tokens only). Every change is recorded
  * with the token's name as actor and the reason from the body's `reason` or
  * the `X-Cutover-Reason` header, and the idempotency key from the body's
@@ -114,11 +131,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     { schema: { body: flagBody } },
     async (request, reply) => {
       const caller = await admin(request);
-      const change = await ctx.flags.create(request.body, {
-        actor: caller.name,
-        reason: reasonOf(request),
-        operationId: operationOf(request),
-      });
+      const change = await ctx.flags.create(request.body, changeMeta(caller, request));
       return reply.code(201).send(change);
     },
   );
@@ -137,11 +150,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     { schema: { params: keyParams, body: flagBody } },
     async (request) => {
       const caller = await admin(request);
-      return ctx.flags.update(request.params.key, request.body, {
-        actor: caller.name,
-        reason: reasonOf(request),
-        operationId: operationOf(request),
-      });
+      return ctx.flags.update(request.params.key, request.body, changeMeta(caller, request));
     },
   );
 
@@ -150,11 +159,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     { schema: { params: keyParams } },
     async (request) => {
       const caller = await admin(request);
-      return ctx.flags.delete(request.params.key, {
-        actor: caller.name,
-        reason: reasonOf(request),
-        operationId: operationOf(request),
-      });
+      return ctx.flags.delete(request.params.key, changeMeta(caller, request));
     },
   );
 
@@ -164,10 +169,8 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     async (request) => {
       const caller = await admin(request);
       return ctx.flags.setRollout(request.params.key, request.body.rollout, {
-        actor: caller.name,
+        ...changeMeta(caller, request, request.body),
         env: request.body.env,
-        reason: reasonOf(request, request.body),
-        operationId: operationOf(request, request.body),
       });
     },
   );
@@ -181,12 +184,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       return ctx.flags.patch(
         request.params.key,
         { rollout, enabled, users },
-        {
-          actor: caller.name,
-          env: request.body.env,
-          reason: reasonOf(request, request.body),
-          operationId: operationOf(request, request.body),
-        },
+        { ...changeMeta(caller, request, request.body), env: request.body.env },
       );
     },
   );
@@ -197,12 +195,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       { schema: { params: keyParams, body: switchBody } },
       async (request) => {
         const caller = await admin(request);
-        const meta = {
-          actor: caller.name,
-          env: request.body.env,
-          reason: reasonOf(request, request.body),
-          operationId: operationOf(request, request.body),
-        };
+        const meta = { ...changeMeta(caller, request, request.body), env: request.body.env };
         return action === 'enable'
           ? ctx.flags.enable(request.params.key, meta)
           : ctx.flags.disable(request.params.key, meta);
@@ -216,10 +209,8 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     async (request) => {
       const caller = await admin(request);
       const changes = await ctx.flags.disableByTag(request.body.tag, {
-        actor: caller.name,
+        ...changeMeta(caller, request, request.body),
         env: request.body.env,
-        reason: reasonOf(request, request.body),
-        operationId: operationOf(request, request.body),
       });
       return { changes };
     },
@@ -250,11 +241,11 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     { schema: { params: keyParams, body: restoreBody } },
     async (request) => {
       const caller = await admin(request);
-      return ctx.flags.restoreVersion(request.params.key, request.body.version, {
-        actor: caller.name,
-        reason: reasonOf(request, request.body),
-        operationId: operationOf(request, request.body),
-      });
+      return ctx.flags.restoreVersion(
+        request.params.key,
+        request.body.version,
+        changeMeta(caller, request, request.body),
+      );
     },
   );
 
@@ -269,10 +260,8 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     async (request) => {
       const caller = await admin(request);
       const changes = await ctx.flags.import(request.body, {
-        actor: caller.name,
+        ...changeMeta(caller, request, { reason: request.query.reason }),
         mode: request.query.mode,
-        reason: request.query.reason ?? reasonOf(request),
-        operationId: operationOf(request),
       });
       return { changes };
     },
@@ -320,11 +309,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
           { location: '$.id', hint: 'Use the same id in the URL and the body.' },
         );
       }
-      return ctx.flags.putSegment(body, {
-        actor: caller.name,
-        reason: reasonOf(request),
-        operationId: operationOf(request),
-      });
+      return ctx.flags.putSegment(body, changeMeta(caller, request));
     },
   );
 
@@ -333,11 +318,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     { schema: { params: segmentParams } },
     async (request) => {
       const caller = await admin(request);
-      return ctx.flags.deleteSegment(request.params.id, {
-        actor: caller.name,
-        reason: reasonOf(request),
-        operationId: operationOf(request),
-      });
+      return ctx.flags.deleteSegment(request.params.id, changeMeta(caller, request));
     },
   );
 

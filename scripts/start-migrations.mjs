@@ -1,5 +1,5 @@
-// `npm start`: the quick-start job on the embedded PostgreSQL (.cutover/pg).
-// Until plans exist, it runs the migration example in examples/quickstart end
+// `npm run start:migrations`: the migration quick start on the embedded PostgreSQL (.cutover/pg).
+// It runs the migration example in examples/quickstart end
 // to end with the built CLI (dist/, built by `npm ci` through `prepare`):
 // dry run, up, status, down, status.
 import { spawnSync } from 'node:child_process';
