@@ -277,6 +277,7 @@ export class MigrationExecutor {
     const elapsed = Math.max(0, this.options.now() - started);
     // Until a batch ends normally, the session's settings are unknown.
     this.sessionLexesLikeParser = false;
+    let unexpected = false;
     if (outcome.ok) {
       const committed = committedFromResults(script, outcome.results);
       if (committed !== undefined) {
@@ -285,13 +286,16 @@ export class MigrationExecutor {
         complete(committed);
         return undefined;
       }
+      // Not what the script should give (a transaction that did not commit):
+      // only the history says what committed.
+      unexpected = true;
       outcome = {
         ok: false,
         error: new Error('the batch ended with another result than COMMIT for a migration'),
       };
     }
     const error = outcome.error;
-    const completed = sent.query.completed;
+    const completed = unexpected ? 0 : sent.query.completed;
     const lost = isConnectionError(error);
     // Migrations whose COMMIT completed are committed; after a lost
     // connection the history may show more (their acknowledgement was lost).
@@ -314,7 +318,7 @@ export class MigrationExecutor {
     const durations = steps.slice(0, count).map((_, k) => committed?.[k] ?? { executionMs: 0 });
     complete(durations);
     if (count >= steps.length) return undefined;
-    const part = lost ? undefined : script.parts[completed];
+    const part = lost || unexpected ? undefined : script.parts[completed];
     const doneMs = durations.reduce((sum, d) => sum + d.executionMs, 0);
     return {
       index: count,
@@ -323,7 +327,7 @@ export class MigrationExecutor {
         ? { statement: failingStatement(script, completed, part.statementIndex, error) }
         : {}),
       blockers: seen,
-      ranNothing: completed === 0 && !lost,
+      ranNothing: completed === 0 && !lost && !unexpected,
       startEmitted: startedStep === count,
       elapsedMs: Math.max(0, elapsed - doneMs),
     };
