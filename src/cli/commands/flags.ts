@@ -184,7 +184,7 @@ export function registerFlags(program: Command): void {
     )
     .option(
       '--env <environment>',
-      'the environment to change (default: every environment of the flag)',
+      'the environment to change, one the flag defines (default: all of them)',
     )
     .option('--file <path>', 'replace the whole definition with this JSON file')
     .action(
@@ -229,7 +229,7 @@ export function registerFlags(program: Command): void {
           ? 'Turn a flag on in --env, or in every environment it defines.'
           : 'Kill switch: turn a flag off in --env, or in every environment it defines.',
       )
-      .option('--env <environment>', 'the environment (default: every environment of the flag)')
+      .option('--env <environment>', 'the environment, one the flag defines (default: all of them)')
       .action(async (key: string, opts: CommonFlags & { env?: string }) => {
         await runCommand(opts, async (ctx) => {
           const admin = await backend(ctx, opts);
@@ -248,7 +248,10 @@ export function registerFlags(program: Command): void {
       'Kill switch for a group: disable every flag with a tag, in one transaction (e.g. --tag category=migration).',
     )
     .requiredOption('--tag <name=value>', 'the tag, e.g. category=migration')
-    .option('--env <environment>', 'the environment (default: every environment of each flag)')
+    .option(
+      '--env <environment>',
+      'the environment, one the flags define (default: every environment of each flag)',
+    )
     .action(async (opts: CommonFlags & { tag: string; env?: string }) => {
       await runCommand(opts, async (ctx) => {
         const tag = parseTagFilter(opts.tag, '--tag');
