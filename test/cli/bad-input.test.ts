@@ -353,6 +353,53 @@ describe('a failing step', () => {
   });
 });
 
+describe('flags --env', () => {
+  it('a kill switch or rollout for an environment the flag does not define is refused (a typo would leave production on)', async () => {
+    expect(
+      (
+        await cli([
+          'flags',
+          'create',
+          'typo-flag',
+          '--env',
+          'production',
+          '--rollout',
+          '5',
+          '--tag',
+          'category=migration',
+        ])
+      ).code,
+    ).toBe(0);
+    for (const args of [
+      ['flags', 'disable', 'typo-flag', '--env', 'prodution'],
+      ['flags', 'enable', 'typo-flag', '--env', 'prodution'],
+      ['flags', 'set', 'typo-flag', '--rollout', '50', '--env', 'prodution'],
+    ]) {
+      const run = await cli(args);
+      expect([args.join(' '), run.code]).toEqual([args.join(' '), 6]);
+      expect(errorLines(run.stderr)).toEqual([
+        'error FLAG_ENVIRONMENT_UNKNOWN: Flag "typo-flag" has no environment "prodution" (defined: production); nothing was changed. (at --env) Fix: Check the --env spelling. To add an environment, give the whole definition: cutover flags set <key> --file flag.json.',
+      ]);
+    }
+    const all = await cli(['flags', 'disable-all', '--tag', 'category=migration', '--env', 'prod']);
+    expect(all.code).toBe(6);
+    expect(errorLines(all.stderr)).toEqual([
+      expect.stringMatching(
+        /^error FLAG_ENVIRONMENT_UNKNOWN: No flag with the tag category=migration has the environment "prod" \(defined: production\); nothing was changed\./,
+      ),
+    ]);
+    const get = await cli(['flags', 'get', 'typo-flag', '--json']);
+    expect(JSON.parse(get.stdout)).toMatchObject({
+      version: 1,
+      flag: { environments: { production: { enabled: true } } },
+    });
+    expect(
+      Object.keys((JSON.parse(get.stdout) as { flag: { environments: object } }).flag.environments),
+    ).toEqual(['production']);
+    expect((await cli(['flags', 'disable', 'typo-flag', '--env', 'production'])).code).toBe(0);
+  });
+});
+
 describe('flag server messages', () => {
   it('says "an admin token" when an admin token is used on the client API (403)', async () => {
     await ensureControlSchema(db.pool);

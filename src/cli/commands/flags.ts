@@ -184,7 +184,7 @@ export function registerFlags(program: Command): void {
     )
     .option(
       '--env <environment>',
-      'the environment to change (default: every environment of the flag)',
+      'the environment to change, one the flag defines (default: all of them)',
     )
     .option('--file <path>', 'replace the whole definition with this JSON file')
     .action(
@@ -201,6 +201,7 @@ export function registerFlags(program: Command): void {
             );
           }
           const admin = await backend(ctx, opts);
+          if (opts.file === undefined) await assertEnvironment(admin, key, opts.env);
           if (opts.file !== undefined) {
             const document = await readJson(ctx, opts.file);
             const input =
@@ -228,10 +229,11 @@ export function registerFlags(program: Command): void {
           ? 'Turn a flag on in --env, or in every environment it defines.'
           : 'Kill switch: turn a flag off in --env, or in every environment it defines.',
       )
-      .option('--env <environment>', 'the environment (default: every environment of the flag)')
+      .option('--env <environment>', 'the environment, one the flag defines (default: all of them)')
       .action(async (key: string, opts: CommonFlags & { env?: string }) => {
         await runCommand(opts, async (ctx) => {
           const admin = await backend(ctx, opts);
+          await assertEnvironment(admin, key, opts.env);
           const change =
             action === 'enable'
               ? await admin.enable(key, { ...meta(opts), env: opts.env })
@@ -246,11 +248,26 @@ export function registerFlags(program: Command): void {
       'Kill switch for a group: disable every flag with a tag, in one transaction (e.g. --tag category=migration).',
     )
     .requiredOption('--tag <name=value>', 'the tag, e.g. category=migration')
-    .option('--env <environment>', 'the environment (default: every environment of each flag)')
+    .option(
+      '--env <environment>',
+      'the environment, one the flags define (default: every environment of each flag)',
+    )
     .action(async (opts: CommonFlags & { tag: string; env?: string }) => {
       await runCommand(opts, async (ctx) => {
         const tag = parseTagFilter(opts.tag, '--tag');
         const admin = await backend(ctx, opts);
+        if (opts.env !== undefined) {
+          const envs = new Set(
+            (await admin.list({ tag })).flatMap((r) => Object.keys(r.flag.environments)),
+          );
+          if (envs.size > 0 && !envs.has(opts.env)) {
+            throw unknownEnvironment(
+              `No flag with the tag ${opts.tag} has the environment`,
+              opts.env,
+              [...envs],
+            );
+          }
+        }
         const changes = await admin.disableByTag(tag, { ...meta(opts), env: opts.env });
         if (ctx.json) {
           ctx.printJson({ ok: true, changes });
@@ -528,6 +545,37 @@ function nonNegativeInteger(value: string, what: string): number {
       'See the versions with `cutover flags history <key>`.',
     );
   return Number(value);
+}
+
+/**
+ * Refuses a change of `--env` in an environment the flag does not define: a
+ * typo (`--env prodution`) would otherwise add a new environment and leave the
+ * real one as it was — a kill switch that silently does nothing.
+ *
+ * @throws CutoverError `FLAG_ENVIRONMENT_UNKNOWN` (not_found), `FLAG_NOT_FOUND`.
+ */
+async function assertEnvironment(
+  admin: FlagAdmin,
+  key: string,
+  env: string | undefined,
+): Promise<void> {
+  if (env === undefined) return;
+  const environments = Object.keys((await admin.get(key)).flag.environments);
+  if (!environments.includes(env)) {
+    throw unknownEnvironment(`Flag "${key}" has no environment`, env, environments);
+  }
+}
+
+function unknownEnvironment(what: string, env: string, known: string[]): CutoverError {
+  return new CutoverError(
+    'FLAG_ENVIRONMENT_UNKNOWN',
+    'not_found',
+    `${what} "${env}" (${known.length === 0 ? 'it defines none' : `defined: ${known.sort().join(', ')}`}); nothing was changed.`,
+    {
+      location: '--env',
+      hint: 'Check the --env spelling. To add an environment, give the whole definition: cutover flags set <key> --file flag.json.',
+    },
+  );
 }
 
 function usage(message: string, hint: string): CutoverError {
